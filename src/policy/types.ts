@@ -1,0 +1,148 @@
+/**
+ * Plain-data types shared by the policy resolver and its consumers (datapath drivers, L7 proxy, observer,
+ * offline trace). No logic lives here, so edges can import it without pulling in the resolver.
+ *
+ * The compiled form is Cilium's "PolicyMapState" idea, made explicit and disjoint:
+ * for one endpoint and one direction, a lookup of (peer, protocol, port) walks three levels, most specific first:
+ *   1. `byIp`      entries keyed by the peer's exact IP (only for Kubernetes ipBlock rules that cover pod IPs),
+ *   2. `byIdentity` entries keyed by the peer's numeric security identity,
+ *   3. `wildcard`  entries that apply to any peer.
+ * The first level that has a segment containing (protocol, port) decides. Each level is already merged with the
+ * levels below it by the resolver (a wildcard deny is copied into every identity's segments, and so on), so a driver
+ * never has to combine entries: it renders each level as one lookup table with non-overlapping keys.
+ * No segment anywhere means: not allowed (when the direction is enforced).
+ */
+
+export type Direction = 'ingress' | 'egress';
+
+/** Protocols a map key can carry. `ICMP` segments use the ICMP type as the "port". */
+export type Protocol = 'TCP' | 'UDP' | 'SCTP' | 'ICMP';
+export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP', 'ICMP'];
+
+/** Kinds of policy objects that produce rules. */
+export type PolicyKind = 'NetworkPolicy' | 'CiliumNetworkPolicy' | 'CiliumClusterwideNetworkPolicy';
+
+/** Names one rule of one policy object: the unit of attribution. */
+export interface RuleRef {
+  kind: PolicyKind;
+  /** Absent for cluster-scoped policies. */
+  namespace?: string;
+  name: string;
+  /** Path of the rule inside the object, e.g. `spec.ingress[1]` or `specs[0].egressDeny[0]`. */
+  path: string;
+}
+
+/** One HTTP rule of a Cilium policy: every present field must match (regexes are full-string, RE2). */
+export interface HttpRule {
+  method?: string;
+  path?: string;
+  host?: string;
+  /** `headers: ["X-Foo"]` (presence) or `["X-Foo: bar"]` (exact value). */
+  headers?: { name: string; value?: string }[];
+  headerMatches?: { name: string; value?: string; mismatch?: 'LOG' | 'ADD' | 'DELETE' | 'REPLACE' }[];
+  /** The rule this HTTP rule came from, plus its index: `spec.ingress[0].toPorts[0].rules.http[1]`. */
+  ref: RuleRef;
+  httpPath: string;
+}
+
+/** One DNS rule (egress to a resolver): `matchName` or `matchPattern`. */
+export interface DnsRule {
+  matchName?: string;
+  matchPattern?: string;
+  ref: RuleRef;
+}
+
+/**
+ * What a connection that reaches this segment gets at L7.
+ * Absent: no proxy. Present: the connection is redirected to the proxy, which admits a request iff
+ * `wildcard` is true (visibility only) or some HTTP rule matches; otherwise it answers 403 "Access denied".
+ */
+export interface L7Policy {
+  http: HttpRule[];
+  dns: DnsRule[];
+  /** True when some allow for this peer/port has no L7 rules, or the direction is not default-deny. */
+  wildcard: boolean;
+  /** The rules that made it a wildcard (for attribution: "L4 allow in X cancels the L7 rules of Y"). */
+  wildcardBy: RuleRef[];
+}
+
+export type SegmentVerdict = 'allow' | 'deny';
+
+/** A run of ports [lo, hi] of one protocol with one outcome. */
+export interface Segment {
+  protocol: Protocol;
+  lo: number;
+  hi: number;
+  verdict: SegmentVerdict;
+  /** For allow: the allow rules that cover this segment. For deny: the deny rules that matched. */
+  rules: RuleRef[];
+  l7?: L7Policy;
+  /** Audit mode of the deciding policies: the datapath logs AUDIT and lets the packet through. */
+  audit?: boolean;
+}
+
+export interface DirectionState {
+  /** False: no policy selects this endpoint for this direction, everything is allowed. */
+  enforced: boolean;
+  /** The policies (and their sections) that turned enforcement on, for "isolated by" explanations. */
+  enforcedBy: RuleRef[];
+  /** True when every selecting rule had enableDefaultDeny=false: only explicit denies drop. */
+  defaultAllow: boolean;
+  /** Segments per peer IP (pod IPs matched by Kubernetes ipBlock rules). Sorted by protocol, lo. */
+  byIp: Record<string, Segment[]>;
+  /** Segments per peer identity. Sorted by protocol, lo. */
+  byIdentity: Record<number, Segment[]>;
+  /** Segments for any peer. Sorted by protocol, lo. */
+  wildcard: Segment[];
+}
+
+/** The compiled policy of one endpoint. */
+export interface EndpointPolicy {
+  /** `namespace/name` of the pod (or a synthetic name for reserved endpoints). */
+  endpoint: string;
+  identity: number;
+  ingress: DirectionState;
+  egress: DirectionState;
+}
+
+/** A flow as the datapath sees it after service translation. */
+export interface Flow {
+  srcIp: string;
+  dstIp: string;
+  protocol: Protocol;
+  /** Destination port (ICMP: the ICMP type). */
+  dport: number;
+  sport?: number;
+  http?: { method: string; path: string; host?: string; headers?: Record<string, string> };
+  dns?: { query: string };
+}
+
+export type DropReason = 'POLICY_DENIED' | 'POLICY_DENY';
+
+/** The outcome for one direction. */
+export interface DirectionVerdict {
+  direction: Direction;
+  /** The endpoint whose policy was consulted (`ns/pod`), or undefined when the side is not a local endpoint. */
+  endpoint?: string;
+  verdict: 'allowed' | 'denied-l3l4' | 'denied-l7' | 'not-applicable';
+  dropReason?: DropReason;
+  enforced: boolean;
+  /** Rules that allowed (allowed), or matched as deny (POLICY_DENY). Empty for default deny. */
+  rules: RuleRef[];
+  /** For default deny: the policies that isolate the endpoint in this direction. */
+  enforcedBy: RuleRef[];
+  /** For L7: the HTTP rule that admitted the request, or none. */
+  l7?: { redirected: boolean; matched?: HttpRule; wildcardBy?: RuleRef[]; candidates: HttpRule[] };
+  /** Level of the map state that decided: 'ip' | 'identity' | 'wildcard' | 'default'. */
+  matchedBy?: 'ip' | 'identity' | 'wildcard' | 'default' | 'unenforced' | 'host';
+  audit?: boolean;
+}
+
+export interface FlowVerdict {
+  verdict: 'allowed' | 'denied-l3l4' | 'denied-l7';
+  dropReason?: DropReason;
+  egress: DirectionVerdict;
+  ingress: DirectionVerdict;
+  srcIdentity: number;
+  dstIdentity: number;
+}
