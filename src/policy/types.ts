@@ -22,9 +22,13 @@ export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP', 'ICMP'];
 /** Kinds of policy objects that produce rules. */
 export type PolicyKind = 'NetworkPolicy' | 'CiliumNetworkPolicy' | 'CiliumClusterwideNetworkPolicy';
 
-/** Names one rule of one policy object: the unit of attribution. */
+/**
+ * Names one rule of one policy object: the unit of attribution. `Builtin` names podwall's implicit rules:
+ * `allow-localhost` (host → pod ingress, Cilium's allow-localhost=always) and `allow-any-ingress|egress`
+ * (the lowest-precedence allow Cilium synthesises when every selecting rule has enableDefaultDeny=false).
+ */
 export interface RuleRef {
-  kind: PolicyKind;
+  kind: PolicyKind | 'Builtin';
   /** Absent for cluster-scoped policies. */
   namespace?: string;
   name: string;
@@ -88,6 +92,8 @@ export interface DirectionState {
   enforcedBy: RuleRef[];
   /** True when every selecting rule had enableDefaultDeny=false: only explicit denies drop. */
   defaultAllow: boolean;
+  /** True when every policy that enforces this direction is in audit mode: default-deny drops are only logged. */
+  auditDefault?: boolean;
   /** Segments per peer IP (pod IPs matched by Kubernetes ipBlock rules). Sorted by protocol, lo. */
   byIp: Record<string, Segment[]>;
   /** Segments per peer identity. Sorted by protocol, lo. */

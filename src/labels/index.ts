@@ -1,0 +1,3 @@
+export * from './labels.js';
+export * from './selector.js';
+export type { LabelSelector } from './wire.js';

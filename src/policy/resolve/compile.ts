@@ -1,0 +1,240 @@
+/**
+ * The resolver: cluster + policies → per-endpoint, per-direction map state (see ../types.ts for the lookup
+ * contract). Endpoints with the same identity and the same container ports share one computed state.
+ * Output is deterministic: the same input compiles to byte-identical JSON.
+ */
+import { IdentityAllocator } from '../../identity/allocator.js';
+import { ID_HOST } from '../../identity/reserved.js';
+import { selectorMatches, selectorString } from '../../labels/index.js';
+import type { ClusterInput, NamedPort, PodInput, ServiceInput } from '../cluster.js';
+import { podKey } from '../cluster.js';
+import type { Isolation, PortSpec, Rule, TranslatedPolicy } from '../model.js';
+import { translatePolicy } from '../translate/index.js';
+import type { Direction, DirectionState, EndpointPolicy, Protocol, RuleRef, Segment } from '../types.js';
+import { PeerCache } from './peers.js';
+import { type Contribution, sweep } from './segments.js';
+import { type Universe, buildUniverse } from './universe.js';
+
+export interface CompiledCluster {
+  universe: Universe;
+  translated: TranslatedPolicy[];
+  /** podKey → compiled policy. */
+  endpoints: Map<string, EndpointPolicy>;
+  pods: Map<string, PodInput>;
+  services: ServiceInput[];
+  peers: PeerCache;
+}
+
+export interface CompileOptions {
+  /** Reuse identity numbers from a previous compile (the live agent). */
+  allocator?: IdentityAllocator;
+  /** Already translated policies (skip translation). */
+  translated?: TranslatedPolicy[];
+}
+
+const ALL_PORTS: Record<Protocol, [number, number]> = { TCP: [0, 65535], UDP: [0, 65535], SCTP: [0, 65535], ICMP: [0, 255] };
+const L4_PROTOCOLS: Protocol[] = ['TCP', 'UDP', 'SCTP'];
+
+export function builtinRef(name: string): RuleRef {
+  return { kind: 'Builtin', name, path: '' };
+}
+
+function hasNamedPort(r: Rule): boolean {
+  return r.ports !== 'all' && r.ports.some((p) => typeof p.port === 'string');
+}
+
+function protocolsOf(spec: PortSpec): Protocol[] {
+  return spec.protocol === 'ANY' ? L4_PROTOCOLS : [spec.protocol];
+}
+
+/** Contributions of one rule toward one peer; `named` resolves named ports (undefined: none resolvable). */
+function contributions(rule: Rule, named: readonly NamedPort[] | undefined): Contribution[] {
+  const base = { verdict: rule.verdict, ref: rule.ref, ...(rule.audit ? { audit: true } : {}) };
+  if (rule.ports === 'all') {
+    return (Object.keys(ALL_PORTS) as Protocol[]).map((protocol) => ({
+      ...base,
+      protocol,
+      lo: ALL_PORTS[protocol][0],
+      hi: ALL_PORTS[protocol][1],
+    }));
+  }
+  const out: Contribution[] = [];
+  for (const spec of rule.ports) {
+    const l7 = { ...(spec.http ? { http: spec.http } : {}), ...(spec.dns ? { dns: spec.dns } : {}) };
+    if (typeof spec.port === 'string') {
+      for (const np of named ?? []) {
+        if (np.name !== spec.port) continue;
+        if (!protocolsOf(spec).includes(np.protocol)) continue;
+        out.push({ ...base, ...l7, protocol: np.protocol, lo: np.port, hi: np.port });
+      }
+      continue;
+    }
+    for (const protocol of protocolsOf(spec)) {
+      if (protocol === 'ICMP') out.push({ ...base, protocol, lo: spec.port, hi: spec.port });
+      else if (spec.port === 0) out.push({ ...base, ...l7, protocol, lo: 0, hi: 65535 });
+      else out.push({ ...base, ...l7, protocol, lo: spec.port, hi: spec.endPort ?? spec.port });
+    }
+  }
+  return out;
+}
+
+interface Selected {
+  rules: Rule[];
+  isolations: Isolation[];
+}
+
+class Resolver {
+  /** identity → direction → selecting rules and isolations. */
+  private readonly selected = new Map<number, Record<Direction, Selected>>();
+  private readonly stateCache = new Map<string, DirectionState>();
+  private readonly staticContribs = new Map<Rule, Contribution[]>();
+
+  constructor(
+    private readonly u: Universe,
+    private readonly peers: PeerCache,
+    translated: TranslatedPolicy[],
+  ) {
+    const subjectCache = new Map<string, number[]>();
+    const podIdentities = u.identities.filter((i) => i.kind === 'pod');
+    const subjects = (sel: Rule['subject']): number[] => {
+      const k = selectorString(sel);
+      let ids = subjectCache.get(k);
+      if (!ids) {
+        ids = podIdentities.filter((i) => selectorMatches(sel, i.labels)).map((i) => i.id);
+        subjectCache.set(k, ids);
+      }
+      return ids;
+    };
+    const slot = (id: number, dir: Direction): Selected => {
+      let s = this.selected.get(id);
+      if (!s) {
+        s = { ingress: { rules: [], isolations: [] }, egress: { rules: [], isolations: [] } };
+        this.selected.set(id, s);
+      }
+      return s[dir];
+    };
+    for (const t of translated) {
+      for (const iso of t.isolations) for (const id of subjects(iso.subject)) slot(id, iso.direction).isolations.push(iso);
+      for (const r of t.rules) for (const id of subjects(r.subject)) slot(id, r.direction).rules.push(r);
+    }
+  }
+
+  endpointPolicy(pod: PodInput, identity: number): EndpointPolicy {
+    return {
+      endpoint: podKey(pod),
+      identity,
+      ingress: this.direction(identity, pod.ports, 'ingress'),
+      egress: this.direction(identity, pod.ports, 'egress'),
+    };
+  }
+
+  private direction(identity: number, ownPorts: NamedPort[], dir: Direction): DirectionState {
+    const sel = this.selected.get(identity)?.[dir];
+    if (!sel || (sel.isolations.length === 0 && sel.rules.length === 0)) {
+      return { enforced: false, enforcedBy: [], defaultAllow: false, byIp: {}, byIdentity: {}, wildcard: [] };
+    }
+    const portsSig = dir === 'ingress' && sel.rules.some(hasNamedPort) ? JSON.stringify(ownPorts) : '';
+    const key = `${identity}|${dir}|${portsSig}`;
+    const cached = this.stateCache.get(key);
+    if (cached) return cached;
+    const state = this.computeDirection(sel, ownPorts, dir);
+    this.stateCache.set(key, state);
+    return state;
+  }
+
+  private ruleContribs(rule: Rule, named: readonly NamedPort[] | undefined): Contribution[] {
+    if (hasNamedPort(rule)) return contributions(rule, named);
+    let c = this.staticContribs.get(rule);
+    if (!c) {
+      c = contributions(rule, undefined);
+      this.staticContribs.set(rule, c);
+    }
+    return c;
+  }
+
+  private computeDirection(sel: Selected, ownPorts: NamedPort[], dir: Direction): DirectionState {
+    const wildcard: Contribution[] = [];
+    const byId = new Map<number, Contribution[]>();
+    const byIp = new Map<string, Contribution[]>();
+    const push = <K>(m: Map<K, Contribution[]>, k: K, cs: Contribution[]) => {
+      if (cs.length === 0) return;
+      const list = m.get(k);
+      if (list) list.push(...cs);
+      else m.set(k, [...cs]);
+    };
+    // Named ports resolve against the subject itself on ingress and against the peer on egress.
+    const namedFor = (peerPorts: readonly NamedPort[]) => (dir === 'ingress' ? ownPorts : peerPorts);
+    const interceptsDns = sel.rules.some((r) => r.verdict === 'allow' && r.ports !== 'all' && r.ports.some((p) => (p.dns?.length ?? 0) > 0));
+
+    for (const rule of sel.rules) {
+      if (rule.peers === 'any') {
+        if (dir === 'egress' && hasNamedPort(rule)) {
+          for (const i of this.u.identities) if (i.kind === 'pod') push(byId, i.id, this.ruleContribs(rule, i.namedPorts));
+        } else wildcard.push(...this.ruleContribs(rule, ownPorts));
+        continue;
+      }
+      for (const peer of rule.peers) {
+        // toFQDNs only learns IPs from DNS answers the proxy intercepts: without a DNS rule it allows nothing.
+        if (peer.kind === 'fqdn' && !interceptsDns) continue;
+        const m = this.peers.match(peer);
+        for (const id of m.ids) push(byId, id, this.ruleContribs(rule, namedFor(this.u.byId.get(id)?.namedPorts ?? [])));
+        for (const ip of m.ips) push(byIp, ip, this.ruleContribs(rule, namedFor(this.u.podByIp.get(ip)?.ports ?? [])));
+      }
+    }
+
+    const defaultAllow = sel.isolations.length > 0 && sel.isolations.every((i) => !i.defaultDeny);
+    if (defaultAllow) {
+      wildcard.push(...contributions({ ...sel.isolations[0]!, verdict: 'allow', peers: 'any', ports: 'all', ref: builtinRef(`allow-any-${dir}`) }, undefined));
+    }
+
+    const state: DirectionState = {
+      enforced: true,
+      enforcedBy: sel.isolations.map((i) => i.ref),
+      defaultAllow,
+      byIp: {},
+      byIdentity: {},
+      wildcard: sweep(wildcard),
+    };
+    if (sel.isolations.length > 0 && sel.isolations.every((i) => i.audit)) state.auditDefault = true;
+
+    const ids = [...byId.keys()];
+    // Cilium's allow-localhost: the host reaches every port of a pod, never through the proxy; denies still apply.
+    if (dir === 'ingress' && !ids.includes(ID_HOST)) ids.push(ID_HOST);
+    for (const id of ids.sort((a, b) => a - b)) {
+      const own = byId.get(id) ?? [];
+      if (id === ID_HOST && dir === 'ingress') {
+        const localhost = contributions(
+          { ...sel.isolations[0]!, verdict: 'allow', peers: 'any', ports: 'all', ref: builtinRef('allow-localhost') } as Rule,
+          undefined,
+        );
+        state.byIdentity[id] = sweep([...own, ...wildcard, ...localhost], true);
+        continue;
+      }
+      state.byIdentity[id] = sweep([...own, ...wildcard]);
+    }
+    for (const ip of [...byIp.keys()].sort()) {
+      const pod = this.u.podByIp.get(ip)!;
+      const podId = this.u.podIdentity.get(podKey(pod))!;
+      state.byIp[ip] = sweep([...byIp.get(ip)!, ...(byId.get(podId) ?? []), ...wildcard]);
+    }
+    return state;
+  }
+}
+
+export function compile(cluster: ClusterInput, opts: CompileOptions = {}): CompiledCluster {
+  const translated = opts.translated ?? cluster.policies.map(translatePolicy);
+  const universe = buildUniverse(cluster, translated, opts.allocator);
+  const peers = new PeerCache(universe, cluster.services);
+  const resolver = new Resolver(universe, peers, translated);
+  const endpoints = new Map<string, EndpointPolicy>();
+  const pods = new Map<string, PodInput>();
+  const sorted = [...cluster.pods].sort((a, b) => (podKey(a) < podKey(b) ? -1 : 1));
+  for (const pod of sorted) {
+    const key = podKey(pod);
+    pods.set(key, pod);
+    endpoints.set(key, resolver.endpointPolicy(pod, universe.podIdentity.get(key)!));
+  }
+  return { universe, translated, endpoints, pods, services: cluster.services, peers };
+}
+
+export type { Segment };

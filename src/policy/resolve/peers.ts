@@ -1,0 +1,108 @@
+/**
+ * The selector cache: which identities (and, for Kubernetes ipBlock, which pod IPs) a peer selects.
+ * Results are memoised per peer, so a selector shared by many rules is matched once per compile.
+ */
+import { ID_WORLD, ID_WORLD_IPV4, ID_WORLD_IPV6 } from '../../identity/reserved.js';
+import { LABEL_NAMESPACE, SOURCE_FQDN, SOURCE_K8S, andSelectors, fromLabelSelector, makeSelector, selectorMatches, selectorString } from '../../labels/index.js';
+import { type Cidr, cidrContains, cidrContainsIp, parseCidr, parseIp } from '../../util/ip.js';
+import type { ServiceInput } from '../cluster.js';
+import type { Peer } from '../model.js';
+import { fqdnMatches } from './fqdn.js';
+import { type Universe, identityOfIp } from './universe.js';
+
+export interface PeerMatch {
+  ids: Set<number>;
+  /** Pod IPs matched by IP (Kubernetes ipBlock on pods). */
+  ips: Set<string>;
+}
+
+export function peerKey(p: Peer): string {
+  switch (p.kind) {
+    case 'endpoints':
+      return `ep:${selectorString(p.selector)}`;
+    case 'cidr':
+      return `cidr:${p.cidr}-${p.except.join(',')}:${p.matchPods}`;
+    case 'fqdn':
+      return `fqdn:${p.matchName ?? ''}:${p.matchPattern ?? ''}`;
+    case 'service':
+      return `svc:${p.namespace}/${p.name ?? ''}:${p.selector ? selectorString(p.selector) : ''}`;
+  }
+}
+
+export class PeerCache {
+  private readonly cache = new Map<string, PeerMatch>();
+
+  constructor(
+    private readonly u: Universe,
+    private readonly services: ServiceInput[],
+  ) {}
+
+  match(p: Peer): PeerMatch {
+    const key = peerKey(p);
+    let m = this.cache.get(key);
+    if (!m) {
+      m = this.compute(p);
+      this.cache.set(key, m);
+    }
+    return m;
+  }
+
+  private compute(p: Peer): PeerMatch {
+    const ids = new Set<number>();
+    const ips = new Set<string>();
+    switch (p.kind) {
+      case 'endpoints':
+        for (const i of this.u.identities) if (selectorMatches(p.selector, i.labels)) ids.add(i.id);
+        break;
+      case 'cidr': {
+        const c = parseCidr(p.cidr, true);
+        if (!c) break;
+        const ex = p.except.map((e) => parseCidr(e, true)).filter((e): e is Cidr => !!e);
+        for (const i of this.u.cidrByLength) {
+          if (cidrContains(c, i.prefix!) && !ex.some((e) => cidrContains(e, i.prefix!))) ids.add(i.id);
+        }
+        if (c.bits === 0) {
+          if (c.family === 4) {
+            ids.add(ID_WORLD);
+            ids.add(ID_WORLD_IPV4);
+          } else ids.add(ID_WORLD_IPV6);
+        }
+        if (p.matchPods) {
+          for (const ip of this.u.podByIp.keys()) {
+            const parsed = parseIp(ip);
+            if (parsed && cidrContainsIp(c, parsed) && !ex.some((e) => cidrContainsIp(e, parsed))) ips.add(ip);
+          }
+        }
+        break;
+      }
+      case 'fqdn':
+        for (const i of this.u.cidrByLength) {
+          const names = i.labels.labels.filter((l) => l.source === SOURCE_FQDN).map((l) => l.key);
+          if (names.some((n) => fqdnMatches(p, n))) ids.add(i.id);
+        }
+        break;
+      case 'service':
+        for (const svc of this.services) {
+          if (svc.namespace !== p.namespace) continue;
+          if (p.name !== undefined && svc.name !== p.name) continue;
+          if (p.selector && !selectorMatches(p.selector, labelSetOf(svc.labels ?? {}))) continue;
+          if (svc.selector) {
+            const sel = andSelectors(
+              fromLabelSelector({ matchLabels: svc.selector }, SOURCE_K8S, false),
+              makeSelector([{ source: SOURCE_K8S, key: LABEL_NAMESPACE, op: 'In', values: [svc.namespace] }]),
+            );
+            for (const i of this.u.identities) if (selectorMatches(sel, i.labels)) ids.add(i.id);
+          } else {
+            for (const ip of svc.endpointIps ?? []) ids.add(identityOfIp(this.u, ip));
+          }
+        }
+        break;
+    }
+    return { ids, ips };
+  }
+}
+
+import { LabelSet } from '../../labels/labels.js';
+function labelSetOf(rec: Record<string, string>): LabelSet {
+  return LabelSet.fromRecord(SOURCE_K8S, rec);
+}
