@@ -7,7 +7,7 @@
 import { ID_HOST } from '../identity/reserved.js';
 import { matchHttp } from './l7/http.js';
 import { podKey } from './cluster.js';
-import type { CompiledCluster } from './resolve/compile.js';
+import { type CompiledCluster, isPodIdentity } from './resolve/compile.js';
 import { fqdnMatches } from './resolve/fqdn.js';
 import { findSegment } from './resolve/segments.js';
 import { identityOfIp } from './resolve/universe.js';
@@ -30,6 +30,10 @@ export function lookupSegment(state: DirectionState, peerIp: string, peerIdentit
   if (idSegs) {
     const s = findSegment(idSegs, protocol, port);
     if (s) return { segment: s, level: 'identity' };
+  }
+  if (isPodIdentity(peerIdentity)) {
+    const p = findSegment(state.pods, protocol, port);
+    if (p) return { segment: p, level: 'pods' };
   }
   const w = findSegment(state.wildcard, protocol, port);
   if (w) return { segment: w, level: 'wildcard' };

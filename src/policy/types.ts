@@ -3,14 +3,17 @@
  * offline trace). No logic lives here, so edges can import it without pulling in the resolver.
  *
  * The compiled form is Cilium's "PolicyMapState" idea, made explicit and disjoint:
- * for one endpoint and one direction, a lookup of (peer, protocol, port) walks three levels, most specific first:
+ * for one endpoint and one direction, a lookup of (peer, protocol, port) walks four levels, most specific first:
  *   1. `byIp`      entries keyed by the peer's exact IP (only for Kubernetes ipBlock rules that cover pod IPs),
  *   2. `byIdentity` entries keyed by the peer's numeric security identity,
- *   3. `wildcard`  entries that apply to any peer.
- * The first level that has a segment containing (protocol, port) decides. Each level is already merged with the
- * levels below it by the resolver (a wildcard deny is copied into every identity's segments, and so on), so a driver
- * never has to combine entries: it renders each level as one lookup table with non-overlapping keys.
- * No segment anywhere means: not allowed (when the direction is enforced).
+ *   3. `pods`      entries for any pod peer, i.e. a peer identity in the cluster-local range 256–65535
+ *                  (selectors that match every pod: `cluster`, a CCNP `{}`, `namespaceSelector: {}`),
+ *   4. `wildcard`  entries that apply to any peer.
+ * The first level that has a segment containing (protocol, port) decides; a miss falls through to the next level.
+ * Wherever a level has a segment, the resolver has already merged into it every less specific contribution that
+ * overlaps it (a wildcard deny on 1-1024 is folded into an identity's allow on 80), so a driver never combines
+ * entries: it renders each level as one lookup table with non-overlapping keys and falls through on a miss.
+ * No segment at any level means: not allowed (when the direction is enforced).
  */
 
 export type Direction = 'ingress' | 'egress';
@@ -98,6 +101,8 @@ export interface DirectionState {
   byIp: Record<string, Segment[]>;
   /** Segments per peer identity. Sorted by protocol, lo. */
   byIdentity: Record<number, Segment[]>;
+  /** Segments for any pod peer (identity 256–65535). Sorted by protocol, lo. */
+  pods: Segment[];
   /** Segments for any peer. Sorted by protocol, lo. */
   wildcard: Segment[];
 }
@@ -140,7 +145,7 @@ export interface DirectionVerdict {
   /** For L7: the HTTP rule that admitted the request, or none. */
   l7?: { redirected: boolean; matched?: HttpRule; wildcardBy?: RuleRef[]; candidates: HttpRule[] };
   /** Level of the map state that decided: 'ip' | 'identity' | 'wildcard' | 'default'. */
-  matchedBy?: 'ip' | 'identity' | 'wildcard' | 'default' | 'unenforced' | 'host';
+  matchedBy?: 'ip' | 'identity' | 'pods' | 'wildcard' | 'default' | 'unenforced' | 'host';
   audit?: boolean;
 }
 

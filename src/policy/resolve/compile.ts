@@ -4,7 +4,7 @@
  * Output is deterministic: the same input compiles to byte-identical JSON.
  */
 import { IdentityAllocator } from '../../identity/allocator.js';
-import { ID_HOST } from '../../identity/reserved.js';
+import { FIRST_CLUSTER_IDENTITY, ID_HOST, LAST_CLUSTER_IDENTITY } from '../../identity/reserved.js';
 import { selectorMatches, selectorString } from '../../labels/index.js';
 import type { ClusterInput, NamedPort, PodInput, ServiceInput } from '../cluster.js';
 import { podKey } from '../cluster.js';
@@ -34,6 +34,11 @@ export interface CompileOptions {
 
 const ALL_PORTS: Record<Protocol, [number, number]> = { TCP: [0, 65535], UDP: [0, 65535], SCTP: [0, 65535], ICMP: [0, 255] };
 const L4_PROTOCOLS: Protocol[] = ['TCP', 'UDP', 'SCTP'];
+
+/** Pod identities live in the cluster-local range; the `pods` level applies to exactly these. */
+export function isPodIdentity(id: number): boolean {
+  return id >= FIRST_CLUSTER_IDENTITY && id <= LAST_CLUSTER_IDENTITY;
+}
 
 export function builtinRef(name: string): RuleRef {
   return { kind: 'Builtin', name, path: '' };
@@ -74,6 +79,20 @@ function contributions(rule: Rule, named: readonly NamedPort[] | undefined): Con
       else if (spec.port === 0) out.push({ ...base, ...l7, protocol, lo: 0, hi: 65535 });
       else out.push({ ...base, ...l7, protocol, lo: spec.port, hi: spec.endPort ?? spec.port });
     }
+  }
+  return out;
+}
+
+/**
+ * A more specific level only needs the less specific contributions that overlap its own port ranges:
+ * where it has no segment, the lookup falls through to the less specific level, which already has the answer.
+ * Copying only overlaps keeps an allow-all wildcard O(1) instead of O(identities) (target P4).
+ */
+function withOverlapping(own: Contribution[], lessSpecific: Contribution[]): Contribution[] {
+  if (own.length === 0 || lessSpecific.length === 0) return own;
+  const out = [...own];
+  for (const w of lessSpecific) {
+    if (own.some((o) => o.protocol === w.protocol && o.lo <= w.hi && w.lo <= o.hi)) out.push(w);
   }
   return out;
 }
@@ -131,7 +150,7 @@ class Resolver {
   private direction(identity: number, ownPorts: NamedPort[], dir: Direction): DirectionState {
     const sel = this.selected.get(identity)?.[dir];
     if (!sel || (sel.isolations.length === 0 && sel.rules.length === 0)) {
-      return { enforced: false, enforcedBy: [], defaultAllow: false, byIp: {}, byIdentity: {}, wildcard: [] };
+      return { enforced: false, enforcedBy: [], defaultAllow: false, byIp: {}, byIdentity: {}, pods: [], wildcard: [] };
     }
     const portsSig = dir === 'ingress' && sel.rules.some(hasNamedPort) ? JSON.stringify(ownPorts) : '';
     const key = `${identity}|${dir}|${portsSig}`;
@@ -154,6 +173,7 @@ class Resolver {
 
   private computeDirection(sel: Selected, ownPorts: NamedPort[], dir: Direction): DirectionState {
     const wildcard: Contribution[] = [];
+    const podLevel: Contribution[] = [];
     const byId = new Map<number, Contribution[]>();
     const byIp = new Map<string, Contribution[]>();
     const push = <K>(m: Map<K, Contribution[]>, k: K, cs: Contribution[]) => {
@@ -169,6 +189,8 @@ class Resolver {
     for (const rule of sel.rules) {
       if (rule.peers === 'any') {
         if (dir === 'egress' && hasNamedPort(rule)) {
+          // Numeric ports apply to every peer; a named port only to the pods that define it.
+          wildcard.push(...contributions(rule, undefined));
           for (const i of this.u.identities) if (i.kind === 'pod') push(byId, i.id, this.ruleContribs(rule, i.namedPorts));
         } else wildcard.push(...this.ruleContribs(rule, ownPorts));
         continue;
@@ -177,7 +199,13 @@ class Resolver {
         // toFQDNs only learns IPs from DNS answers the proxy intercepts: without a DNS rule it allows nothing.
         if (peer.kind === 'fqdn' && !interceptsDns) continue;
         const m = this.peers.match(peer);
-        for (const id of m.ids) push(byId, id, this.ruleContribs(rule, namedFor(this.u.byId.get(id)?.namedPorts ?? [])));
+        const perPeerPorts = dir === 'egress' && hasNamedPort(rule);
+        if (m.allPods && !perPeerPorts) {
+          podLevel.push(...this.ruleContribs(rule, ownPorts));
+          for (const id of m.ids) if (!isPodIdentity(id)) push(byId, id, this.ruleContribs(rule, undefined));
+        } else {
+          for (const id of m.ids) push(byId, id, this.ruleContribs(rule, namedFor(this.u.byId.get(id)?.namedPorts ?? [])));
+        }
         for (const ip of m.ips) push(byIp, ip, this.ruleContribs(rule, namedFor(this.u.podByIp.get(ip)?.ports ?? [])));
       }
     }
@@ -193,8 +221,10 @@ class Resolver {
       defaultAllow,
       byIp: {},
       byIdentity: {},
+      pods: sweep(withOverlapping(podLevel, wildcard)),
       wildcard: sweep(wildcard),
     };
+    const podFallback = [...podLevel, ...wildcard];
     if (sel.isolations.length > 0 && sel.isolations.every((i) => i.audit)) state.auditDefault = true;
 
     const ids = [...byId.keys()];
@@ -210,12 +240,12 @@ class Resolver {
         state.byIdentity[id] = sweep([...own, ...wildcard, ...localhost], true);
         continue;
       }
-      state.byIdentity[id] = sweep([...own, ...wildcard]);
+      state.byIdentity[id] = sweep(withOverlapping(own, isPodIdentity(id) ? podFallback : wildcard));
     }
     for (const ip of [...byIp.keys()].sort()) {
       const pod = this.u.podByIp.get(ip)!;
       const podId = this.u.podIdentity.get(podKey(pod))!;
-      state.byIp[ip] = sweep([...byIp.get(ip)!, ...(byId.get(podId) ?? []), ...wildcard]);
+      state.byIp[ip] = sweep(withOverlapping([...byIp.get(ip)!, ...(byId.get(podId) ?? [])], podFallback));
     }
     return state;
   }

@@ -2,7 +2,7 @@
  * The selector cache: which identities (and, for Kubernetes ipBlock, which pod IPs) a peer selects.
  * Results are memoised per peer, so a selector shared by many rules is matched once per compile.
  */
-import { ID_WORLD, ID_WORLD_IPV4, ID_WORLD_IPV6 } from '../../identity/reserved.js';
+import { ID_HOST, ID_REMOTE_NODE, ID_WORLD, ID_WORLD_IPV4, ID_WORLD_IPV6 } from '../../identity/reserved.js';
 import { LABEL_NAMESPACE, SOURCE_FQDN, SOURCE_K8S, andSelectors, fromLabelSelector, makeSelector, selectorMatches, selectorString } from '../../labels/index.js';
 import { type Cidr, cidrContains, cidrContainsIp, parseCidr, parseIp } from '../../util/ip.js';
 import type { ServiceInput } from '../cluster.js';
@@ -14,6 +14,8 @@ export interface PeerMatch {
   ids: Set<number>;
   /** Pod IPs matched by IP (Kubernetes ipBlock on pods). */
   ips: Set<string>;
+  /** True when every pod identity is in `ids`: the resolver then uses the `pods` level instead of expanding. */
+  allPods: boolean;
 }
 
 export function peerKey(p: Peer): string {
@@ -31,23 +33,31 @@ export function peerKey(p: Peer): string {
 
 export class PeerCache {
   private readonly cache = new Map<string, PeerMatch>();
+  private readonly byObject = new WeakMap<Peer, PeerMatch>();
+  private readonly podIds: number[];
 
   constructor(
     private readonly u: Universe,
     private readonly services: ServiceInput[],
-  ) {}
+  ) {
+    this.podIds = u.identities.filter((i) => i.kind === 'pod').map((i) => i.id);
+  }
 
   match(p: Peer): PeerMatch {
+    const hit = this.byObject.get(p);
+    if (hit) return hit;
     const key = peerKey(p);
     let m = this.cache.get(key);
     if (!m) {
-      m = this.compute(p);
+      const { ids, ips } = this.compute(p);
+      m = { ids, ips, allPods: this.podIds.length > 0 && this.podIds.every((id) => ids.has(id)) };
       this.cache.set(key, m);
     }
+    this.byObject.set(p, m);
     return m;
   }
 
-  private compute(p: Peer): PeerMatch {
+  private compute(p: Peer): Omit<PeerMatch, 'allPods'> {
     const ids = new Set<number>();
     const ips = new Set<string>();
     switch (p.kind) {
@@ -67,6 +77,14 @@ export class PeerCache {
             ids.add(ID_WORLD_IPV4);
           } else ids.add(ID_WORLD_IPV6);
         }
+        // The node's own IPs are CIDR-matchable (the host identity carries cidr: labels of its IPs); remote nodes only
+        // for Kubernetes ipBlock, which covers every address (Cilium needs policy-cidr-match-mode=nodes for that).
+        const covers = (ip: string) => {
+          const parsed = parseIp(ip);
+          return !!parsed && cidrContainsIp(c, parsed) && !ex.some((e) => cidrContainsIp(e, parsed));
+        };
+        if ([...this.u.hostIps].some(covers)) ids.add(ID_HOST);
+        if (p.matchPods && [...this.u.remoteNodeIps].some(covers)) ids.add(ID_REMOTE_NODE);
         if (p.matchPods) {
           for (const ip of this.u.podByIp.keys()) {
             const parsed = parseIp(ip);
