@@ -4,7 +4,8 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Decoded, decodeManifests } from '../api/decode.js';
+import { type Decoded, decodeManifests, formatDecodeError } from '../api/decode.js';
+import { lookupKind } from '../api/kinds.js';
 import type { KubeObject } from '../api/types.js';
 import { UserError } from './errors.js';
 
@@ -31,7 +32,13 @@ function listFiles(path: string): string[] {
   return out;
 }
 
-export function loadManifests(paths: string[]): LoadedManifests {
+/** Like kubectl: a namespaced object without a namespace goes to the current (here: given) namespace. */
+function defaultNamespace(o: KubeObject, namespace: string): void {
+  const kind = lookupKind(o.apiVersion, o.kind);
+  if (kind?.namespaced && o.metadata && typeof o.metadata === 'object' && !o.metadata.namespace) o.metadata.namespace = namespace;
+}
+
+export function loadManifests(paths: string[], namespace = 'default'): LoadedManifests {
   if (paths.length === 0) throw new UserError('must specify one of -f and -k (give manifests with -f FILE|DIR|-)');
   const docs: Decoded[] = [];
   const errors: string[] = [];
@@ -40,8 +47,9 @@ export function loadManifests(paths: string[]): LoadedManifests {
     for (const file of files) {
       const text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
       const r = decodeManifests(text, file === '-' ? '<stdin>' : file);
+      for (const d of r.objects) defaultNamespace(d.object, namespace);
       docs.push(...r.objects);
-      for (const e of r.errors) errors.push(e.message);
+      for (const e of r.errors) errors.push(formatDecodeError(e));
     }
   }
   return { docs, errors };

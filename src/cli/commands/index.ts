@@ -1,8 +1,11 @@
 /** Every podwall command registers itself here; one import and one line per command. */
 import type { Command } from 'commander';
 import { registerConformance } from './conformance.js';
+import { registerDown } from './down.js';
 import { registerLint } from './lint.js';
 import { registerPolicy } from './policy.js';
+import { registerStatus } from './status.js';
+import { registerUp } from './up.js';
 import { registerValidate } from './validate.js';
 
 type Register = (program: Command) => void;
@@ -12,6 +15,9 @@ const COMMANDS: Register[] = [
   registerPolicy,
   registerConformance,
   registerLint,
+  registerUp,
+  registerDown,
+  registerStatus,
   // (commands are added below, one line each)
 ];
 

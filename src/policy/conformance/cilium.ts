@@ -55,7 +55,18 @@ export interface CiliumCase {
 export interface InvalidCase {
   name: string;
   policy: KubeObject;
-  reason: string;
+  /** The rejection text; may carry the other layer's text too (see `rejectionTexts`). */
+  error: string;
+  rejected_by?: 'apiserver' | 'agent';
+}
+
+/**
+ * An entry's text may name two layers: `A (agent text if the CRD is bypassed: B)` or
+ * `A [apiserver]; agent text if bypassed: B`. The first is what the rejecting layer says; podwall must say it.
+ */
+export function rejectionTexts(error: string): { primary: string; alternate?: string } {
+  const m = error.match(/^(.*?) \[apiserver\]; agent text[^:]*: (.*)$/s) ?? error.match(/^(.*?) \(agent text[^:]*: (.*)\)$/s);
+  return m ? { primary: m[1]!.trim(), alternate: m[2]!.trim() } : { primary: error.trim() };
 }
 
 /** Validator hook: returns the rejection texts for an object (empty when valid). */
@@ -167,13 +178,14 @@ export function runCiliumSuite(suite: CiliumSuite, name: string, validate: Valid
   }
   for (const inv of suite.invalid ?? []) {
     const errors = validate(inv.policy);
-    const ok = errors.some((e) => e.includes(inv.reason));
+    const { primary } = rejectionTexts(inv.error);
+    const ok = errors.some((e) => e.includes(primary));
     recordCheck(
       result,
       ok,
       ok
         ? undefined
-        : { case: inv.name, expected: `rejected: ${inv.reason}`, got: errors.length ? `rejected: ${errors.join('; ')}` : 'accepted', why: 'validation' },
+        : { case: inv.name, expected: `rejected: ${primary}`, got: errors.length ? `rejected: ${errors.join('; ')}` : 'accepted', why: 'validation' },
     );
     recordCase(result, ok ? 'passed' : 'failed');
   }

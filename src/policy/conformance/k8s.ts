@@ -211,7 +211,8 @@ export function runK8sCase(c: K8sCase, model: K8sModel, opts: K8sRunOptions, res
   const before = result.checks.failed;
   if (c.kind === 'validation') {
     for (const check of c.checks ?? []) {
-      const obj = JSON.parse(JSON.stringify(check.policy)) as KubeObject;
+      // `<unique>` stands for the random value upstream generates per test (it is not itself a valid label value).
+      const obj = JSON.parse(JSON.stringify(check.policy).replaceAll('"<unique>"', `"u${result.checks.total}"`)) as KubeObject;
       if (!obj.metadata.name && obj.metadata.generateName) obj.metadata.name = `${obj.metadata.generateName}abcde`;
       const errors = opts.validate(obj);
       const got = errors.length > 0 ? 'reject' : 'accept';
