@@ -40,13 +40,24 @@ const results: Record<string, unknown> = { machine: machine() };
       (n, e) =>
         n +
         [e.ingress, e.egress].reduce(
-          (m, d) => m + d.wildcard.length + Object.values(d.byIdentity).reduce((a, s) => a + s.length, 0) + Object.values(d.byIp).reduce((a, s) => a + s.length, 0),
+          (m, d) =>
+            m +
+            d.wildcard.length +
+            Object.values(d.byIdentity).reduce((a, s) => a + s.length, 0) +
+            Object.values(d.byIp).reduce((a, s) => a + s.length, 0),
           0,
         ),
       0,
     );
   }
-  results.compile = { pods: input.pods.length, policies: input.policies.length, medianMs: Math.round(median(times)), runsMs: times.map(Math.round), identicalOutput: digests.size === 1, mapEntries: entries };
+  results.compile = {
+    pods: input.pods.length,
+    policies: input.policies.length,
+    medianMs: Math.round(median(times)),
+    runsMs: times.map(Math.round),
+    identicalOutput: digests.size === 1,
+    mapEntries: entries,
+  };
 }
 
 // P6: matrix 1k pods x 1k policies, and single-flow trace.
@@ -63,7 +74,13 @@ const results: Record<string, unknown> = { machine: machine() };
     peak = Math.max(peak, rssMb() - before);
   }
   const total = timeMs(() => computeMatrix(compile(input), { port: 80, protocol: 'TCP' })).ms;
-  results.matrix = { pods: 1000, policies: 1000, medianMs: Math.round(median(times)), withCompileMs: Math.round(total), rssMb: Math.round(rssMb()) };
+  results.matrix = {
+    pods: 1000,
+    policies: 1000,
+    medianMs: Math.round(median(times)),
+    withCompileMs: Math.round(total),
+    rssMb: Math.round(rssMb()),
+  };
   const trace: number[] = [];
   for (let i = 0; i < 50; i++) {
     const a = input.pods[(i * 37) % input.pods.length]!;
@@ -74,7 +91,10 @@ const results: Record<string, unknown> = { machine: machine() };
     const c = compile(input);
     return evaluateFlow(c, { srcIp: input.pods[0]!.ip, dstIp: input.pods[1]!.ip, protocol: 'TCP', dport: 80 });
   }).ms;
-  results.trace = { medianMsCompiled: Number(median(trace).toFixed(3)), msIncludingCompile: Math.round(traceWithCompile) };
+  results.trace = {
+    medianMsCompiled: Number(median(trace).toFixed(3)),
+    msIncludingCompile: Math.round(traceWithCompile),
+  };
 }
 
 // Incremental: one pod's labels change → recompute.

@@ -74,11 +74,19 @@ export function syntheticCluster(o: SyntheticOptions): ClusterInput {
               from:
                 rnd() < 0.5
                   ? [{ podSelector: { matchLabels: { tier: peer.tier } } }]
-                  : [{ namespaceSelector: { matchLabels: { team: `t${Math.floor(rnd() * 20)}` } }, podSelector: { matchLabels: { tier: peer.tier } } }],
+                  : [
+                      {
+                        namespaceSelector: { matchLabels: { team: `t${Math.floor(rnd() * 20)}` } },
+                        podSelector: { matchLabels: { tier: peer.tier } },
+                      },
+                    ],
               ports: [{ port, protocol: 'TCP' }, ...(rnd() < 0.3 ? [{ port: 'http' }] : [])],
             },
           ],
-          egress: [{ to: [{ podSelector: { matchLabels: { tier: pick(TIERS) } } }], ports: [{ port: pick(PORTS) }] }, { ports: [{ port: 53, protocol: 'UDP' }] }],
+          egress: [
+            { to: [{ podSelector: { matchLabels: { tier: pick(TIERS) } } }], ports: [{ port: pick(PORTS) }] },
+            { ports: [{ port: 53, protocol: 'UDP' }] },
+          ],
         },
       } as AnyPolicy);
     } else if (r < 0.9) {
@@ -91,11 +99,23 @@ export function syntheticCluster(o: SyntheticOptions): ClusterInput {
           endpointSelector: { matchLabels: { app: target.app } },
           ingress: [
             {
-              fromEndpoints: [{ matchLabels: { tier: peer.tier } }, { matchLabels: { 'k8s:io.kubernetes.pod.namespace': peer.ns, app: peer.app } }],
+              fromEndpoints: [
+                { matchLabels: { tier: peer.tier } },
+                { matchLabels: { 'k8s:io.kubernetes.pod.namespace': peer.ns, app: peer.app } },
+              ],
               toPorts: [
                 {
                   ports: [{ port: String(port), protocol: 'TCP' }],
-                  ...(l7 ? { rules: { http: [{ method: 'GET', path: '/api/.*' }, { method: 'POST', path: '/submit' }] } } : {}),
+                  ...(l7
+                    ? {
+                        rules: {
+                          http: [
+                            { method: 'GET', path: '/api/.*' },
+                            { method: 'POST', path: '/submit' },
+                          ],
+                        },
+                      }
+                    : {}),
                 },
               ],
             },
@@ -120,7 +140,12 @@ export function syntheticCluster(o: SyntheticOptions): ClusterInput {
         spec: {
           endpointSelector: {},
           enableDefaultDeny: { ingress: false },
-          ingressDeny: [{ fromEndpoints: [{ matchLabels: { tier: peer.tier, app: peer.app } }], toPorts: [{ ports: [{ port: '1', endPort: 1024, protocol: 'TCP' }] }] }],
+          ingressDeny: [
+            {
+              fromEndpoints: [{ matchLabels: { tier: peer.tier, app: peer.app } }],
+              toPorts: [{ ports: [{ port: '1', endPort: 1024, protocol: 'TCP' }] }],
+            },
+          ],
         },
       } as AnyPolicy);
     }

@@ -2,7 +2,7 @@
  * Reads manifests for the offline commands: files, directories (recursive, .yaml/.yml/.json) and stdin (`-`).
  * Decoding errors come back as values with file:line:col, never as exceptions.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Decoded, decodeManifests, formatDecodeError } from '../api/decode.js';
 import { lookupKind } from '../api/kinds.js';
@@ -35,7 +35,8 @@ function listFiles(path: string): string[] {
 /** Like kubectl: a namespaced object without a namespace goes to the current (here: given) namespace. */
 function defaultNamespace(o: KubeObject, namespace: string): void {
   const kind = lookupKind(o.apiVersion, o.kind);
-  if (kind?.namespaced && o.metadata && typeof o.metadata === 'object' && !o.metadata.namespace) o.metadata.namespace = namespace;
+  if (kind?.namespaced && o.metadata && typeof o.metadata === 'object' && !o.metadata.namespace)
+    o.metadata.namespace = namespace;
 }
 
 export function loadManifests(paths: string[], namespace = 'default'): LoadedManifests {

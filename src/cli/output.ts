@@ -17,7 +17,9 @@ export function printJson(v: unknown): void {
 
 export function checkOutput<T extends string>(value: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(value)) {
-    throw new UserError(`unable to match a printer suitable for the output format "${value}", allowed formats are: ${allowed.join(',')}`);
+    throw new UserError(
+      `unable to match a printer suitable for the output format "${value}", allowed formats are: ${allowed.join(',')}`,
+    );
   }
   return value as T;
 }

@@ -40,7 +40,8 @@ export function reservedLabels(id: number, opts: { apiserverOnHost: boolean }): 
   const name = RESERVED_NAMES[id];
   if (!name) throw new Error(`not a reserved identity: ${id}`);
   const labels = [{ source: SOURCE_RESERVED, key: name, value: '' }];
-  if (id === ID_HOST && opts.apiserverOnHost) labels.push({ source: SOURCE_RESERVED, key: 'kube-apiserver', value: '' });
+  if (id === ID_HOST && opts.apiserverOnHost)
+    labels.push({ source: SOURCE_RESERVED, key: 'kube-apiserver', value: '' });
   // In single-stack IPv4 clusters world traffic carries identity 2; world-ipv4/6 still carry the world label.
   if (id === ID_WORLD_IPV4 || id === ID_WORLD_IPV6) labels.push({ source: SOURCE_RESERVED, key: 'world', value: '' });
   return new LabelSet(labels);
@@ -65,4 +66,12 @@ export const ENTITIES = [
 export type Entity = (typeof ENTITIES)[number];
 
 /** Reserved label names that make up the `cluster` entity, besides every pod of the local cluster. */
-export const CLUSTER_ENTITY_RESERVED = ['host', 'remote-node', 'init', 'ingress', 'health', 'unmanaged', 'kube-apiserver'];
+export const CLUSTER_ENTITY_RESERVED = [
+  'host',
+  'remote-node',
+  'init',
+  'ingress',
+  'health',
+  'unmanaged',
+  'kube-apiserver',
+];

@@ -29,14 +29,19 @@ export interface Label {
  */
 export class LabelSet {
   readonly canonical: string;
-  private readonly bySourceKey = new Map<string, string>();
+  private readonly bySource = new Map<string, Map<string, string>>();
   private readonly byKey = new Map<string, string[]>();
 
   constructor(readonly labels: readonly Label[]) {
     const sorted = [...labels].sort((a, b) => cmp(a.source, b.source) || cmp(a.key, b.key) || cmp(a.value, b.value));
     this.labels = sorted;
     for (const l of sorted) {
-      this.bySourceKey.set(`${l.source}:${l.key}`, l.value);
+      let m = this.bySource.get(l.source);
+      if (!m) {
+        m = new Map();
+        this.bySource.set(l.source, m);
+      }
+      m.set(l.key, l.value);
       const vs = this.byKey.get(l.key);
       if (vs) vs.push(l.value);
       else this.byKey.set(l.key, [l.value]);
@@ -50,13 +55,13 @@ export class LabelSet {
 
   /** Values of `key` for the given source; for source `any`, the values from every source. */
   values(source: string, key: string): readonly string[] {
-    if (source === SOURCE_ANY) return this.byKey.get(key) ?? [];
-    const v = this.bySourceKey.get(`${source}:${key}`);
-    return v === undefined ? [] : [v];
+    if (source === SOURCE_ANY) return this.byKey.get(key) ?? EMPTY;
+    const v = this.bySource.get(source)?.get(key);
+    return v === undefined ? EMPTY : [v];
   }
 
   get(source: string, key: string): string | undefined {
-    return this.bySourceKey.get(`${source}:${key}`);
+    return this.bySource.get(source)?.get(key);
   }
 
   has(source: string, key: string): boolean {
@@ -68,6 +73,8 @@ export class LabelSet {
     return this.labels.map(formatLabel);
   }
 }
+
+const EMPTY: readonly string[] = [];
 
 export function formatLabel(l: Label): string {
   return l.value === '' ? `${l.source}:${l.key}` : `${l.source}:${l.key}=${l.value}`;

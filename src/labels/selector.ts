@@ -4,8 +4,9 @@
  * a selector with no requirements matches everything. A `none` selector matches nothing
  * (Cilium's `fromEndpoints: []`).
  */
+
+import { type LabelSet, parseLabelKey, SOURCE_ANY } from './labels.js';
 import type { LabelSelector } from './wire.js';
-import { type LabelSet, SOURCE_ANY, parseLabelKey } from './labels.js';
 
 export type Operator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
 
@@ -50,7 +51,13 @@ export function selectorMatches(sel: Selector, labels: LabelSet): boolean {
 /** Builds a normalised selector: requirements sorted, values sorted and unique. */
 export function makeSelector(reqs: Requirement[]): Selector {
   const norm = reqs.map((r) => ({ ...r, values: [...new Set(r.values)].sort() }));
-  norm.sort((a, b) => cmpStr(a.source, b.source) || cmpStr(a.key, b.key) || cmpStr(a.op, b.op) || cmpStr(a.values.join(','), b.values.join(',')));
+  norm.sort(
+    (a, b) =>
+      cmpStr(a.source, b.source) ||
+      cmpStr(a.key, b.key) ||
+      cmpStr(a.op, b.op) ||
+      cmpStr(a.values.join(','), b.values.join(',')),
+  );
   return { requirements: norm };
 }
 
@@ -65,7 +72,11 @@ export function andSelectors(...sels: Selector[]): Selector {
  * `any` for Cilium policies (Cilium's bare keys match any source).
  * Cilium keys carry their source (`k8s:app`, `reserved:host`); NetworkPolicy keys never contain ':'.
  */
-export function fromLabelSelector(sel: LabelSelector | undefined | null, defaultSource: string, ciliumKeys: boolean): Selector {
+export function fromLabelSelector(
+  sel: LabelSelector | undefined | null,
+  defaultSource: string,
+  ciliumKeys: boolean,
+): Selector {
   if (!sel) return MATCH_ALL;
   const reqs: Requirement[] = [];
   const key = (raw: string) => (ciliumKeys ? parseLabelKey(raw, defaultSource) : { source: defaultSource, key: raw });

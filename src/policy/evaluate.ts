@@ -5,8 +5,8 @@
  * an enforced one come from one resolver.
  */
 import { ID_HOST } from '../identity/reserved.js';
-import { matchHttp } from './l7/http.js';
 import { podKey } from './cluster.js';
+import { matchHttp } from './l7/http.js';
 import { type CompiledCluster, isPodIdentity } from './resolve/compile.js';
 import { fqdnMatches } from './resolve/fqdn.js';
 import { findSegment } from './resolve/segments.js';
@@ -19,7 +19,13 @@ export interface SegmentLookup {
 }
 
 /** The map-state lookup, exactly as drivers implement it. */
-export function lookupSegment(state: DirectionState, peerIp: string, peerIdentity: number, protocol: Protocol, port: number): SegmentLookup {
+export function lookupSegment(
+  state: DirectionState,
+  peerIp: string,
+  peerIdentity: number,
+  protocol: Protocol,
+  port: number,
+): SegmentLookup {
   if (!state.enforced) return { level: 'unenforced' };
   const ipSegs = state.byIp[peerIp];
   if (ipSegs) {
@@ -56,7 +62,8 @@ function directionVerdict(
     return { ...base, verdict: 'denied-l3l4', dropReason: 'POLICY_DENIED', rules: [] };
   }
   if (segment.verdict === 'deny') {
-    if (segment.audit) return { ...base, verdict: 'allowed', rules: segment.rules, audit: true, dropReason: 'POLICY_DENY' };
+    if (segment.audit)
+      return { ...base, verdict: 'allowed', rules: segment.rules, audit: true, dropReason: 'POLICY_DENY' };
     return { ...base, verdict: 'denied-l3l4', dropReason: 'POLICY_DENY', rules: segment.rules };
   }
   const v: DirectionVerdict = { ...base, verdict: 'allowed', rules: segment.rules };
@@ -98,12 +105,20 @@ export function evaluateFlow(c: CompiledCluster, flow: Flow): FlowVerdict {
     ? directionVerdict(c.endpoints.get(podKey(srcPod))!.egress, 'egress', podKey(srcPod), flow.dstIp, dstIdentity, flow)
     : notApplicable('egress');
   const ingress = dstPod
-    ? directionVerdict(c.endpoints.get(podKey(dstPod))!.ingress, 'ingress', podKey(dstPod), flow.srcIp, srcIdentity, flow)
+    ? directionVerdict(
+        c.endpoints.get(podKey(dstPod))!.ingress,
+        'ingress',
+        podKey(dstPod),
+        flow.srcIp,
+        srcIdentity,
+        flow,
+      )
     : notApplicable('ingress');
   if (srcIdentity === ID_HOST) ingress.matchedBy = ingress.matchedBy === 'unenforced' ? 'unenforced' : 'host';
 
-  // Egress is checked first (the packet leaves the source before it reaches the destination).
-  const deciding = egress.verdict === 'denied-l3l4' ? egress : ingress.verdict === 'denied-l3l4' ? ingress : egress.verdict === 'denied-l7' ? egress : ingress;
+  // Egress is decided first: the packet leaves the source before it reaches the destination, and a request the
+  // source's egress proxy refuses (403) never reaches the destination at all.
+  const deciding = egress.verdict === 'denied-l3l4' || egress.verdict === 'denied-l7' ? egress : ingress;
   const verdict = deciding.verdict === 'not-applicable' ? 'allowed' : deciding.verdict;
   const out: FlowVerdict = { verdict, egress, ingress, srcIdentity, dstIdentity };
   if (verdict === 'denied-l3l4' && deciding.dropReason) out.dropReason = deciding.dropReason;

@@ -12,7 +12,6 @@ import { formatRef } from './explain.js';
 import type { Peer, Rule, TranslatedPolicy } from './model.js';
 import type { CompiledCluster } from './resolve/compile.js';
 import { peerKey } from './resolve/peers.js';
-import { refKey } from './resolve/segments.js';
 import type { RuleRef } from './types.js';
 
 export type LintSeverity = 'error' | 'warning' | 'info';
@@ -29,7 +28,9 @@ export interface LintFinding {
 }
 
 function policyKeyOf(p: AnyPolicy): string {
-  return p.kind === 'CiliumClusterwideNetworkPolicy' ? `${p.kind}/${p.metadata.name}` : `${p.kind}/${p.metadata.namespace ?? 'default'}/${p.metadata.name}`;
+  return p.kind === 'CiliumClusterwideNetworkPolicy'
+    ? `${p.kind}/${p.metadata.name}`
+    : `${p.kind}/${p.metadata.namespace ?? 'default'}/${p.metadata.name}`;
 }
 
 function refPolicyKey(r: RuleRef): string {
@@ -39,7 +40,9 @@ function refPolicyKey(r: RuleRef): string {
 function ciliumRules(p: CiliumNetworkPolicy): { prefix: string; rule: NonNullable<CiliumNetworkPolicy['spec']> }[] {
   const out: { prefix: string; rule: NonNullable<CiliumNetworkPolicy['spec']> }[] = [];
   if (p.spec) out.push({ prefix: 'spec', rule: p.spec });
-  (p.specs ?? []).forEach((rule, i) => out.push({ prefix: `specs[${i}]`, rule }));
+  (p.specs ?? []).forEach((rule, i) => {
+    out.push({ prefix: `specs[${i}]`, rule });
+  });
   return out;
 }
 
@@ -54,7 +57,14 @@ export function lintPolicies(cluster: ClusterInput, compiled: CompiledCluster): 
   for (const t of compiled.translated) {
     for (const w of t.warnings) {
       const path = w.split(':')[0] ?? '';
-      add({ code: 'not-enforced', severity: 'warning', policy: t.key, path, message: w, suggestion: 'remove the part podwall cannot enforce, or expect it to have no effect' });
+      add({
+        code: 'not-enforced',
+        severity: 'warning',
+        policy: t.key,
+        path,
+        message: w,
+        suggestion: 'remove the part podwall cannot enforce, or expect it to have no effect',
+      });
     }
     lintTranslated(t, compiled, podIdentities, add);
   }
@@ -101,11 +111,13 @@ export function lintPolicies(cluster: ClusterInput, compiled: CompiledCluster): 
   for (const [key, ep] of compiled.endpoints) {
     const eg = ep.egress;
     if (!eg.enforced || eg.defaultAllow) continue;
-    const targets = dnsServers.length > 0 ? dnsServers.map((p) => ({ ip: p.ip, id: u.podIdentity.get(podKey(p))! })) : [];
+    const targets =
+      dnsServers.length > 0 ? dnsServers.map((p) => ({ ip: p.ip, id: u.podIdentity.get(podKey(p))! })) : [];
     const blocked =
       targets.length > 0
         ? targets.every((t) => !allows(eg.byIp[t.ip] ?? eg.byIdentity[t.id] ?? eg.wildcard, 'UDP', DNS_PORT))
-        : !Object.values(eg.byIdentity).some((segs) => allows(segs, 'UDP', DNS_PORT)) && !allows(eg.wildcard, 'UDP', DNS_PORT);
+        : !Object.values(eg.byIdentity).some((segs) => allows(segs, 'UDP', DNS_PORT)) &&
+          !allows(eg.wildcard, 'UDP', DNS_PORT);
     if (!blocked) continue;
     for (const by of eg.enforcedBy) {
       const k = refPolicyKey(by);
@@ -124,7 +136,11 @@ export function lintPolicies(cluster: ClusterInput, compiled: CompiledCluster): 
   return dedupe(findings);
 }
 
-function allows(segs: readonly { protocol: string; lo: number; hi: number; verdict: string }[] | undefined, proto: string, port: number): boolean {
+function allows(
+  segs: readonly { protocol: string; lo: number; hi: number; verdict: string }[] | undefined,
+  proto: string,
+  port: number,
+): boolean {
   return (segs ?? []).some((s) => s.protocol === proto && s.lo <= port && s.hi >= port && s.verdict === 'allow');
 }
 
@@ -142,9 +158,14 @@ function lintTranslated(
       code: 'selects-nothing',
       severity: 'warning',
       policy: t.key,
-      path: first.ref.path.startsWith('specs') ? first.ref.path.split('.')[0]! : first.ref.kind === 'NetworkPolicy' ? 'spec.podSelector' : 'spec.endpointSelector',
+      path: first.ref.path.startsWith('specs')
+        ? first.ref.path.split('.')[0]!
+        : first.ref.kind === 'NetworkPolicy'
+          ? 'spec.podSelector'
+          : 'spec.endpointSelector',
       message: 'the policy selects no pod in the cluster: it enforces nothing',
-      suggestion: 'check the selector labels (and, for a CiliumNetworkPolicy, that the pods are in the policy namespace)',
+      suggestion:
+        'check the selector labels (and, for a CiliumNetworkPolicy, that the pods are in the policy namespace)',
     });
   }
   const seenBodies = new Map<string, RuleRef>();
@@ -160,7 +181,8 @@ function lintTranslated(
             policy: t.key,
             path: r.ref.path,
             message: `peer ${i} (${peerKey(peer).slice(3)}) matches no endpoint right now`,
-            suggestion: 'check the labels; a CiliumNetworkPolicy peer without a namespace label only matches pods of the policy namespace',
+            suggestion:
+              'check the labels; a CiliumNetworkPolicy peer without a namespace label only matches pods of the policy namespace',
           });
         }
         if (peer.kind === 'cidr' && !peer.matchPods) {
@@ -182,7 +204,10 @@ function lintTranslated(
     if (r.ports !== 'all') {
       for (const spec of r.ports) {
         if (typeof spec.port !== 'string') continue;
-        const pool = r.direction === 'ingress' ? subjects.flatMap((i) => i.namedPorts) : podIdentities.flatMap((i) => i.namedPorts);
+        const pool =
+          r.direction === 'ingress'
+            ? subjects.flatMap((i) => i.namedPorts)
+            : podIdentities.flatMap((i) => i.namedPorts);
         if (!pool.some((p) => p.name === spec.port)) {
           add({
             code: 'unknown-port-name',
@@ -251,5 +276,3 @@ function dedupe(fs: LintFinding[]): LintFinding[] {
     return true;
   });
 }
-
-

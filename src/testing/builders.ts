@@ -5,7 +5,12 @@ import type { Flow, Protocol } from '../policy/types.js';
 
 export const HOST_IP = '10.244.0.1';
 
-export function pod(ref: string, ip: string, labels: Record<string, string> = {}, ports: PodInput['ports'] = []): PodInput {
+export function pod(
+  ref: string,
+  ip: string,
+  labels: Record<string, string> = {},
+  ports: PodInput['ports'] = [],
+): PodInput {
   const [namespace, name] = ref.split('/') as [string, string];
   return { namespace, name, labels, ip, ports };
 }
@@ -13,7 +18,10 @@ export function pod(ref: string, ip: string, labels: Record<string, string> = {}
 export function cluster(pods: PodInput[], policies: unknown[], extra: Partial<ClusterInput> = {}): ClusterInput {
   const nss = new Set(pods.map((p) => p.namespace));
   return {
-    namespaces: [...nss].map((name) => ({ name, labels: extra.namespaces?.find((n) => n.name === name)?.labels ?? {} })),
+    namespaces: [...nss].map((name) => ({
+      name,
+      labels: extra.namespaces?.find((n) => n.name === name)?.labels ?? {},
+    })),
     pods,
     services: [],
     policies: policies as AnyPolicy[],
@@ -35,5 +43,10 @@ export function ccnp(name: string, spec: object): AnyPolicy {
 }
 
 export function np(name: string, spec: object, namespace = 'default'): AnyPolicy {
-  return { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace }, spec } as AnyPolicy;
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name, namespace },
+    spec,
+  } as AnyPolicy;
 }

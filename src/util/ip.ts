@@ -138,7 +138,11 @@ export function cidrContainsIp(c: Cidr, ip: Ip): boolean {
 
 /** True when `inner` lies inside `outer` (equal counts as inside). */
 export function cidrContains(outer: Cidr, inner: Cidr): boolean {
-  return outer.family === inner.family && outer.bits <= inner.bits && (inner.base & mask(outer.family, outer.bits)) === outer.base;
+  return (
+    outer.family === inner.family &&
+    outer.bits <= inner.bits &&
+    (inner.base & mask(outer.family, outer.bits)) === outer.base
+  );
 }
 
 /** Last address of the CIDR. */

@@ -2,14 +2,14 @@
  * `podwall conformance run PATH...`: runs the shared suite formats offline through the policy engine
  * (a Kubernetes NetworkPolicy suite directory with model.yaml + cases/, single case files, or a Cilium cases.yaml).
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { parse } from 'yaml';
 import type { KubeObject } from '../../api/types.js';
 import { type CiliumSuite, runCiliumSuite } from '../../policy/conformance/cilium.js';
 import { type K8sCase, type K8sModel, runK8sCase } from '../../policy/conformance/k8s.js';
-import { type SuiteResult, emptyResult, mergeResults } from '../../policy/conformance/result.js';
+import { emptyResult, mergeResults, type SuiteResult } from '../../policy/conformance/result.js';
 import { UserError } from '../errors.js';
 import { checkOutput, printJson } from '../output.js';
 import { validationMessages } from './validate.js';
@@ -40,7 +40,9 @@ function runPath(path: string): SuiteResult {
     if (existsSync(join(path, 'model.yaml')) && existsSync(join(path, 'cases'))) {
       const model = readYaml(join(path, 'model.yaml')) as K8sModel;
       const result = emptyResult(path);
-      for (const f of readdirSync(join(path, 'cases')).filter((n) => /\.ya?ml$/.test(n)).sort()) {
+      for (const f of readdirSync(join(path, 'cases'))
+        .filter((n) => /\.ya?ml$/.test(n))
+        .sort()) {
         runK8sCase(readYaml(join(path, 'cases', f)) as K8sCase, model, { validate }, result);
       }
       return result;
@@ -49,12 +51,17 @@ function runPath(path: string): SuiteResult {
     throw new UserError(`${path}: not a suite (want a directory with model.yaml and cases/, or a cases.yaml)`);
   }
   const doc = readYaml(path) as Record<string, unknown> | null;
-  if (doc && Array.isArray(doc.cases) && (doc.cases.length === 0 || 'expect' in (doc.cases[0] as object) || 'endpoints' in (doc.cases[0] as object))) {
+  if (
+    doc &&
+    Array.isArray(doc.cases) &&
+    (doc.cases.length === 0 || 'expect' in (doc.cases[0] as object) || 'endpoints' in (doc.cases[0] as object))
+  ) {
     return runCiliumSuite(doc as CiliumSuite, path, validate);
   }
   if (doc && typeof doc.id === 'string' && (Array.isArray(doc.steps) || Array.isArray(doc.checks))) {
     const model = findModel(dirname(path));
-    if (!model && doc.topology === 'default') throw new UserError(`${path}: uses the default topology but no model.yaml was found beside it or above`);
+    if (!model && doc.topology === 'default')
+      throw new UserError(`${path}: uses the default topology but no model.yaml was found beside it or above`);
     const result = emptyResult(path);
     runK8sCase(doc as unknown as K8sCase, model ?? { namespaces: [], pods: [] }, { validate }, result);
     return result;
@@ -80,13 +87,18 @@ export function registerConformance(program: Command): void {
   const conf = program.command('conformance').description('run conformance suites');
   conf
     .command('run')
-    .description('run suites in the shared formats (Kubernetes NetworkPolicy cases, Cilium cases.yaml) against the policy engine')
+    .description(
+      'run suites in the shared formats (Kubernetes NetworkPolicy cases, Cilium cases.yaml) against the policy engine',
+    )
     .argument('<path...>', 'suite directories or case files')
     .option('-o, --output <format>', 'text or json', 'text')
     .option('--live', 'probe through the running node instead of offline')
     .action((paths: string[], o: { output: string; live?: boolean }) => {
       const output = checkOutput(o.output, ['text', 'json'] as const);
-      if (o.live) throw new UserError('--live needs a running node (podwall up) with enforcement; it is not available in this build yet');
+      if (o.live)
+        throw new UserError(
+          '--live needs a running node (podwall up) with enforcement; it is not available in this build yet',
+        );
       const results = paths.map(runPath);
       const r = results.length === 1 ? results[0]! : mergeResults(paths.join(','), results);
       if (output === 'json') printJson(r);

@@ -10,14 +10,23 @@ import { pathSegments, rejectInvalid } from './validate.js';
 
 function objectKey(d: Decoded): string {
   const o = d.object;
-  return o.kind === 'CiliumClusterwideNetworkPolicy' ? `${o.kind}/${o.metadata.name}` : `${o.kind}/${o.metadata?.namespace ?? 'default'}/${o.metadata?.name}`;
+  return o.kind === 'CiliumClusterwideNetworkPolicy'
+    ? `${o.kind}/${o.metadata.name}`
+    : `${o.kind}/${o.metadata?.namespace ?? 'default'}/${o.metadata?.name}`;
 }
 
 export function registerLint(program: Command): void {
   program
     .command('lint')
-    .description('find valid policies that probably do not do what was meant (select nothing, shadowed L7, blocked DNS...)')
-    .requiredOption('-f, --filename <path>', 'manifests: file, directory or - (repeatable)', (v: string, p: string[]) => [...p, v], [] as string[])
+    .description(
+      'find valid policies that probably do not do what was meant (select nothing, shadowed L7, blocked DNS...)',
+    )
+    .requiredOption(
+      '-f, --filename <path>',
+      'manifests: file, directory or - (repeatable)',
+      (v: string, p: string[]) => [...p, v],
+      [] as string[],
+    )
     .option('-o, --output <format>', 'text or json', 'text')
     .action((o: { filename: string[]; output: string }) => {
       const output = checkOutput(o.output, ['text', 'json'] as const);
@@ -44,7 +53,9 @@ export function registerLint(program: Command): void {
       if (output === 'json') printJson({ findings: located });
       else {
         for (const f of located) {
-          process.stdout.write(`${f.file}:${f.line}:${f.col}: ${f.severity}: ${f.policy} ${f.path}: ${f.message} [${f.code}]\n    suggestion: ${f.suggestion}\n`);
+          process.stdout.write(
+            `${f.file}:${f.line}:${f.col}: ${f.severity}: ${f.policy} ${f.path}: ${f.message} [${f.code}]\n    suggestion: ${f.suggestion}\n`,
+          );
         }
         process.stdout.write(`${located.length} finding(s)\n`);
       }

@@ -2,10 +2,10 @@
  * `podwall policy trace` and `podwall policy matrix`: offline verdicts from the same resolver the node enforces.
  */
 import type { Command } from 'commander';
-import { compile } from '../../policy/resolve/compile.js';
-import { clusterFromObjects } from '../../policy/manifests.js';
 import { formatHttpRule } from '../../policy/explain.js';
-import { computeMatrix, parsePortProto, resolveEndpoint, traceFlow, type TraceResult } from '../../policy/trace.js';
+import { clusterFromObjects } from '../../policy/manifests.js';
+import { compile } from '../../policy/resolve/compile.js';
+import { computeMatrix, parsePortProto, resolveEndpoint, type TraceResult, traceFlow } from '../../policy/trace.js';
 import { UserError } from '../errors.js';
 import { loadManifests, objectsOf } from '../manifests.js';
 import { checkOutput, printJson } from '../output.js';
@@ -44,10 +44,15 @@ export function renderTrace(t: TraceResult): string {
   const l7 = t.http ? ` ${t.http.method} ${t.http.path}` : '';
   lines.push(`Flow: ${t.from.name || t.from.ip} -> ${t.to} ${t.port}/${t.protocol}${l7}`);
   lines.push(`  source ${t.from.ip} identity ${t.from.identity} [${t.from.labels.join(' ')}]`);
-  if (t.service) lines.push(`  via service ${t.service.name} (${t.service.clusterIP ?? 'no ClusterIP'}:${t.service.port}) -> ${t.hops.length} backend(s)`);
+  if (t.service)
+    lines.push(
+      `  via service ${t.service.name} (${t.service.clusterIP ?? 'no ClusterIP'}:${t.service.port}) -> ${t.hops.length} backend(s)`,
+    );
   for (const h of t.hops) {
     lines.push('');
-    lines.push(`-> ${h.to} (${h.dstIp}:${h.dport}, identity ${h.verdict.dstIdentity}): ${VERDICT_TEXT[h.verdict.verdict]}${h.verdict.dropReason ? ` [${h.verdict.dropReason}]` : ''}`);
+    lines.push(
+      `-> ${h.to} (${h.dstIp}:${h.dport}, identity ${h.verdict.dstIdentity}): ${VERDICT_TEXT[h.verdict.verdict]}${h.verdict.dropReason ? ` [${h.verdict.dropReason}]` : ''}`,
+    );
     for (const e of h.explanation) lines.push(`   ${e}`);
     const ing = h.verdict.ingress;
     if (ing.l7?.redirected && ing.l7.candidates.length > 0 && h.verdict.verdict !== 'denied-l7') {
@@ -60,7 +65,9 @@ export function renderTrace(t: TraceResult): string {
 }
 
 export function registerPolicy(program: Command): void {
-  const policy = program.command('policy').description('explain verdicts offline: trace one flow, or the connectivity matrix');
+  const policy = program
+    .command('policy')
+    .description('explain verdicts offline: trace one flow, or the connectivity matrix');
 
   policy
     .command('trace')
@@ -89,7 +96,9 @@ export function registerPolicy(program: Command): void {
 
   policy
     .command('matrix')
-    .description('connectivity truth table of all pods: rows from, columns to; "." allowed, "X" dropped, "L" denied at L7')
+    .description(
+      'connectivity truth table of all pods: rows from, columns to; "." allowed, "X" dropped, "L" denied at L7',
+    )
     .requiredOption('-f, --filename <path>', 'manifests: file, directory or - (repeatable)', collect, [])
     .option('--port <port/proto>', 'destination port and protocol', '80/TCP')
     .option('-n, --namespace <ns>', 'only pods of this namespace')
@@ -102,17 +111,32 @@ export function registerPolicy(program: Command): void {
       if (typeof pp === 'string') throw new UserError(pp);
       const { compiled } = loadCluster(o.filename);
       const http = httpOf(o);
-      const m = computeMatrix(compiled, pp, { ...(o.namespace ? { namespace: o.namespace } : {}), ...(http ? { http } : {}) });
+      const m = computeMatrix(compiled, pp, {
+        ...(o.namespace ? { namespace: o.namespace } : {}),
+        ...(http ? { http } : {}),
+      });
       if (output === 'json') {
-        printJson({ port: pp.port, protocol: pp.protocol, ...(http ? { http } : {}), pods: m.pods, matrix: m.rows.map((r) => r.join('')), allowed: m.allowed, denied: m.denied });
+        printJson({
+          port: pp.port,
+          protocol: pp.protocol,
+          ...(http ? { http } : {}),
+          pods: m.pods,
+          matrix: m.rows.map((r) => r.join('')),
+          allowed: m.allowed,
+          denied: m.denied,
+        });
         return;
       }
       const width = Math.max(1, ...m.pods.map((p) => p.length));
       const lines = [`${'-'.padEnd(width)}  ${m.pods.map((_, i) => String(i).padEnd(3)).join('')}`.trimEnd()];
-      m.rows.forEach((r, i) => lines.push(`${m.pods[i]!.padEnd(width)}  ${r.map((c) => c.padEnd(3)).join('')}`.trimEnd()));
+      m.rows.forEach((r, i) => {
+        lines.push(`${m.pods[i]!.padEnd(width)}  ${r.map((c) => c.padEnd(3)).join('')}`.trimEnd());
+      });
       lines.push('');
       lines.push('columns: ' + m.pods.map((p, i) => `${i}=${p}`).join('  '));
-      lines.push(`${pp.port}/${pp.protocol}${http ? ` ${http.method} ${http.path}` : ''}: ${m.allowed} allowed, ${m.denied} denied ("." allowed, "X" dropped, "L" HTTP 403)`);
+      lines.push(
+        `${pp.port}/${pp.protocol}${http ? ` ${http.method} ${http.path}` : ''}: ${m.allowed} allowed, ${m.denied} denied ("." allowed, "X" dropped, "L" HTTP 403)`,
+      );
       process.stdout.write(`${lines.join('\n')}\n`);
     });
 }

@@ -51,12 +51,28 @@ export function objectFindings(d: Decoded): Finding[] {
   };
   const name = objectName(o);
   if (!lookupKind(o.apiVersion, o.kind)) {
-    return [{ ...d.pos, object: name, severity: 'error', field: 'kind', message: `no matches for kind "${o.kind}" in version "${o.apiVersion}"` }];
+    return [
+      {
+        ...d.pos,
+        object: name,
+        severity: 'error',
+        field: 'kind',
+        message: `no matches for kind "${o.kind}" in version "${o.apiVersion}"`,
+      },
+    ];
   }
   const errs: FieldError[] = [...validateObject(o), ...findUnknownFields(o)];
   return errs.map((e) => {
     const p = e.pos ?? at(e.field);
-    return { file: p.file, line: p.line, col: p.col, object: name, severity: e.severity ?? 'error', field: e.field, message: formatFieldError(e) };
+    return {
+      file: p.file,
+      line: p.line,
+      col: p.col,
+      object: name,
+      severity: e.severity ?? 'error',
+      field: e.field,
+      message: formatFieldError(e),
+    };
   });
 }
 
@@ -76,14 +92,20 @@ export function rejectInvalid(m: LoadedManifests): void {
   const findings = m.docs.flatMap(objectFindings);
   const errors = [...m.errors, ...findings.filter((f) => f.severity === 'error').map(formatFinding)];
   for (const w of findings.filter((f) => f.severity === 'warning')) process.stderr.write(`${formatFinding(w)}\n`);
-  if (errors.length > 0) throw new UserError(`the manifests are not valid (run podwall validate for details):\n${errors.join('\n')}`);
+  if (errors.length > 0)
+    throw new UserError(`the manifests are not valid (run podwall validate for details):\n${errors.join('\n')}`);
 }
 
 export function registerValidate(program: Command): void {
   program
     .command('validate')
     .description('validate manifests as the apiserver and Cilium would: every error at once, with file:line:col')
-    .requiredOption('-f, --filename <path>', 'file, directory or - (repeatable)', (v: string, p: string[]) => [...p, v], [] as string[])
+    .requiredOption(
+      '-f, --filename <path>',
+      'file, directory or - (repeatable)',
+      (v: string, p: string[]) => [...p, v],
+      [] as string[],
+    )
     .option('-o, --output <format>', 'text or json', 'text')
     .action((o: { filename: string[]; output: string }) => {
       const output = checkOutput(o.output, ['text', 'json'] as const);

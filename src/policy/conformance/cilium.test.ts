@@ -19,7 +19,7 @@ describe('shared Cilium semantic cases (flows)', () => {
   });
 });
 
-describe('shared Cilium semantic cases (invalid policies are rejected with Cilium\'s text)', () => {
+describe("shared Cilium semantic cases (invalid policies are rejected with Cilium's text)", () => {
   it.each((suite.invalid ?? []).map((c) => [c.name, c] as const))('%s', (_name, c) => {
     const r = runCiliumSuite({ invalid: [c] }, 'cilium', validate);
     expect(r.failures).toEqual([]);

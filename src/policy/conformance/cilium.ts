@@ -5,12 +5,12 @@
  * validator (the CLI passes src/validation).
  */
 import type { AnyPolicy, KubeObject } from '../../api/types.js';
-import { type ClusterInput, type PodInput, type ServiceInput } from '../cluster.js';
+import type { ClusterInput, PodInput, ServiceInput } from '../cluster.js';
 import { evaluateFlow } from '../evaluate.js';
 import { explainFlow } from '../explain.js';
 import { compile } from '../resolve/compile.js';
 import type { Flow, Protocol } from '../types.js';
-import { type SuiteResult, emptyResult, recordCase, recordCheck } from './result.js';
+import { emptyResult, recordCase, recordCheck, type SuiteResult } from './result.js';
 
 export interface CiliumSuite {
   schema_version?: number;
@@ -45,7 +45,12 @@ export interface CiliumCase {
   name: string;
   namespaces?: Record<string, { labels?: Record<string, string> }>;
   endpoints?: CaseEndpoint[];
-  services?: { name: string; namespace: string; selector?: Record<string, string>; ports: { port: number; targetPort?: number; protocol?: string; name?: string }[] }[];
+  services?: {
+    name: string;
+    namespace: string;
+    selector?: Record<string, string>;
+    ports: { port: number; targetPort?: number; protocol?: string; name?: string }[];
+  }[];
   dns_cache?: Record<string, string[]>;
   policies?: KubeObject[];
   expect?: CaseFlow[];
@@ -65,7 +70,8 @@ export interface InvalidCase {
  * `A [apiserver]; agent text if bypassed: B`. The first is what the rejecting layer says; podwall must say it.
  */
 export function rejectionTexts(error: string): { primary: string; alternate?: string } {
-  const m = error.match(/^(.*?) \[apiserver\]; agent text[^:]*: (.*)$/s) ?? error.match(/^(.*?) \(agent text[^:]*: (.*)\)$/s);
+  const m =
+    error.match(/^(.*?) \[apiserver\]; agent text[^:]*: (.*)$/s) ?? error.match(/^(.*?) \(agent text[^:]*: (.*)\)$/s);
   return m ? { primary: m[1]!.trim(), alternate: m[2]!.trim() } : { primary: error.trim() };
 }
 
@@ -92,7 +98,12 @@ export function clusterOfCase(c: CiliumCase): ClusterInput {
     namespace: s.namespace,
     name: s.name,
     ...(s.selector ? { selector: s.selector } : {}),
-    ports: s.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), port: p.port, targetPort: p.targetPort ?? p.port, protocol: (p.protocol ?? 'TCP') as 'TCP' })),
+    ports: s.ports.map((p) => ({
+      ...(p.name ? { name: p.name } : {}),
+      port: p.port,
+      targetPort: p.targetPort ?? p.port,
+      protocol: (p.protocol ?? 'TCP') as 'TCP',
+    })),
   }));
   return {
     namespaces: [...nsNames].sort().map((name) => ({ name, labels: { ...(c.namespaces?.[name]?.labels ?? {}) } })),
@@ -128,7 +139,13 @@ export function flowOfCase(c: CiliumCase, f: CaseFlow): Flow | string {
     dport = sp.targetPort ?? sp.port;
   }
   const flow: Flow = { srcIp, dstIp, protocol, dport };
-  if (f.http) flow.http = { method: f.http.method, path: f.http.path, host: f.to_service ? `${f.to_service.split('/')[1]}` : dstIp, ...(f.http.headers ? { headers: f.http.headers } : {}) };
+  if (f.http)
+    flow.http = {
+      method: f.http.method,
+      path: f.http.path,
+      host: f.to_service ? `${f.to_service.split('/')[1]}` : dstIp,
+      ...(f.http.headers ? { headers: f.http.headers } : {}),
+    };
   if (f.dns) flow.dns = { query: f.dns.query };
   return flow;
 }
@@ -145,7 +162,12 @@ export function runCiliumSuite(suite: CiliumSuite, name: string, validate: Valid
     // A case's policies must also pass validation: a rejected policy would never be enforced.
     const rejected = (c.policies ?? []).flatMap((p) => validate(p).map((e) => `${p.metadata?.name}: ${e}`));
     if (rejected.length > 0) {
-      recordCheck(result, false, { case: c.name, expected: 'policies valid', got: 'rejected', why: rejected.join('; ') });
+      recordCheck(result, false, {
+        case: c.name,
+        expected: 'policies valid',
+        got: 'rejected',
+        why: rejected.join('; '),
+      });
       recordCase(result, 'failed');
       continue;
     }
@@ -154,7 +176,14 @@ export function runCiliumSuite(suite: CiliumSuite, name: string, validate: Valid
       const flow = flowOfCase(c, f);
       const pair = `${f.from} -> ${f.to}${f.to_service ? ` (via ${f.to_service})` : ''}`;
       if (typeof flow === 'string') {
-        recordCheck(result, false, { case: c.name, probe: flowLabel(f), pair, expected: f.verdict, got: 'error', why: flow });
+        recordCheck(result, false, {
+          case: c.name,
+          probe: flowLabel(f),
+          pair,
+          expected: f.verdict,
+          got: 'error',
+          why: flow,
+        });
         continue;
       }
       const v = evaluateFlow(compiled, flow);
@@ -185,7 +214,12 @@ export function runCiliumSuite(suite: CiliumSuite, name: string, validate: Valid
       ok,
       ok
         ? undefined
-        : { case: inv.name, expected: `rejected: ${primary}`, got: errors.length ? `rejected: ${errors.join('; ')}` : 'accepted', why: 'validation' },
+        : {
+            case: inv.name,
+            expected: `rejected: ${primary}`,
+            got: errors.length ? `rejected: ${errors.join('; ')}` : 'accepted',
+            why: 'validation',
+          },
     );
     recordCase(result, ok ? 'passed' : 'failed');
   }

@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadSharedYaml, sharedPath } from '../../testing/shared.js';
-import { validateObject } from '../../validation/index.js';
 import { formatFieldError } from '../../util/field.js';
+import { validateObject } from '../../validation/index.js';
 import { type K8sCase, type K8sModel, runK8sSuite } from './k8s.js';
 
 const validate = (o: Parameters<typeof validateObject>[0]) =>
@@ -11,7 +11,9 @@ const validate = (o: Parameters<typeof validateObject>[0]) =>
     .map(formatFieldError);
 
 const model = loadSharedYaml<K8sModel>('conformance/k8s-netpol/model.yaml');
-const files = readdirSync(sharedPath('conformance/k8s-netpol/cases')).filter((f) => f.endsWith('.yaml')).sort();
+const files = readdirSync(sharedPath('conformance/k8s-netpol/cases'))
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 describe('shared Kubernetes NetworkPolicy cases (offline)', () => {
   it.each(files)('%s', (file) => {

@@ -12,7 +12,7 @@ import { explainFlow } from '../explain.js';
 import { compile } from '../resolve/compile.js';
 import type { Protocol } from '../types.js';
 import type { Validate } from './cilium.js';
-import { type SuiteResult, emptyResult, recordCase, recordCheck } from './result.js';
+import { emptyResult, recordCase, recordCheck, type SuiteResult } from './result.js';
 
 export interface K8sTopology {
   namespaces: { name: string; labels?: Record<string, string> }[];
@@ -40,7 +40,9 @@ type Action =
   | { addPodLabels: { namespace: string; pod: string; labels: Record<string, string> } }
   | { setPodLabels: { namespace: string; pod: string; labels: Record<string, string> } }
   | { deletePodLabels: { namespace: string; pod: string; labels?: Record<string, string> | string[]; keys?: string[] } }
-  | { removePodLabels: { namespace: string; pod: string; labels?: Record<string, string> | string[]; keys?: string[] } };
+  | {
+      removePodLabels: { namespace: string; pod: string; labels?: Record<string, string> | string[]; keys?: string[] };
+    };
 
 interface ExpectBlock {
   probe: { port: number | string; protocol?: string };
@@ -79,7 +81,8 @@ function caseName(c: K8sCase): string {
 
 function initialState(topo: K8sTopology): State {
   const namespaces = new Map<string, Record<string, string>>();
-  for (const ns of topo.namespaces) namespaces.set(ns.name, { 'kubernetes.io/metadata.name': ns.name, ...(ns.labels ?? {}) });
+  for (const ns of topo.namespaces)
+    namespaces.set(ns.name, { 'kubernetes.io/metadata.name': ns.name, ...(ns.labels ?? {}) });
   const pods = new Map<string, { pod: PodInput; order: number }>();
   topo.pods.forEach((p, order) => {
     const ports = (p.containers ?? []).flatMap((c) =>
@@ -157,15 +160,25 @@ function applyAction(state: State, a: Action, ipOf: (pod: string) => string | un
   };
   const without = (labels: Record<string, string>, keys: string[]) =>
     Object.fromEntries(Object.entries(labels).filter(([k]) => !keys.includes(k)));
-  if ('addNamespaceLabels' in a) nsAction(a.addNamespaceLabels.namespace, (l) => ({ ...l, ...a.addNamespaceLabels.labels }));
+  if ('addNamespaceLabels' in a)
+    nsAction(a.addNamespaceLabels.namespace, (l) => ({ ...l, ...a.addNamespaceLabels.labels }));
   else if ('setNamespaceLabels' in a)
-    nsAction(a.setNamespaceLabels.namespace, () => ({ 'kubernetes.io/metadata.name': a.setNamespaceLabels.namespace, ...a.setNamespaceLabels.labels }));
-  else if ('deleteNamespaceLabels' in a) nsAction(a.deleteNamespaceLabels.namespace, (l) => without(l, labelKeys(a.deleteNamespaceLabels)));
-  else if ('removeNamespaceLabels' in a) nsAction(a.removeNamespaceLabels.namespace, (l) => without(l, labelKeys(a.removeNamespaceLabels)));
-  else if ('addPodLabels' in a) podAction(a.addPodLabels.namespace, a.addPodLabels.pod, (l) => ({ ...l, ...a.addPodLabels.labels }));
-  else if ('setPodLabels' in a) podAction(a.setPodLabels.namespace, a.setPodLabels.pod, () => ({ ...a.setPodLabels.labels }));
-  else if ('deletePodLabels' in a) podAction(a.deletePodLabels.namespace, a.deletePodLabels.pod, (l) => without(l, labelKeys(a.deletePodLabels)));
-  else if ('removePodLabels' in a) podAction(a.removePodLabels.namespace, a.removePodLabels.pod, (l) => without(l, labelKeys(a.removePodLabels)));
+    nsAction(a.setNamespaceLabels.namespace, () => ({
+      'kubernetes.io/metadata.name': a.setNamespaceLabels.namespace,
+      ...a.setNamespaceLabels.labels,
+    }));
+  else if ('deleteNamespaceLabels' in a)
+    nsAction(a.deleteNamespaceLabels.namespace, (l) => without(l, labelKeys(a.deleteNamespaceLabels)));
+  else if ('removeNamespaceLabels' in a)
+    nsAction(a.removeNamespaceLabels.namespace, (l) => without(l, labelKeys(a.removeNamespaceLabels)));
+  else if ('addPodLabels' in a)
+    podAction(a.addPodLabels.namespace, a.addPodLabels.pod, (l) => ({ ...l, ...a.addPodLabels.labels }));
+  else if ('setPodLabels' in a)
+    podAction(a.setPodLabels.namespace, a.setPodLabels.pod, () => ({ ...a.setPodLabels.labels }));
+  else if ('deletePodLabels' in a)
+    podAction(a.deletePodLabels.namespace, a.deletePodLabels.pod, (l) => without(l, labelKeys(a.deletePodLabels)));
+  else if ('removePodLabels' in a)
+    podAction(a.removePodLabels.namespace, a.removePodLabels.pod, (l) => without(l, labelKeys(a.removePodLabels)));
   else return `unknown action ${Object.keys(a).join(',')}`;
   return undefined;
 }
@@ -185,7 +198,10 @@ function parsePair(s: string): [string, string] | undefined {
 }
 
 /** The pairs a probe block judges, with the expected verdict of each. */
-export function expectedPairs(block: ExpectBlock, podNames: string[]): { from: string; to: string; expect: 'allow' | 'deny' }[] {
+export function expectedPairs(
+  block: ExpectBlock,
+  podNames: string[],
+): { from: string; to: string; expect: 'allow' | 'deny' }[] {
   const out: { from: string; to: string; expect: 'allow' | 'deny' }[] = [];
   const listed = new Map<string, 'allow' | 'deny'>();
   for (const p of block.deny ?? []) listed.set(p.replace(/\s+/g, ' ').trim(), 'deny');
@@ -212,14 +228,18 @@ export function runK8sCase(c: K8sCase, model: K8sModel, opts: K8sRunOptions, res
   if (c.kind === 'validation') {
     for (const check of c.checks ?? []) {
       // `<unique>` stands for the random value upstream generates per test (it is not itself a valid label value).
-      const obj = JSON.parse(JSON.stringify(check.policy).replaceAll('"<unique>"', `"u${result.checks.total}"`)) as KubeObject;
+      const obj = JSON.parse(
+        JSON.stringify(check.policy).replaceAll('"<unique>"', `"u${result.checks.total}"`),
+      ) as KubeObject;
       if (!obj.metadata.name && obj.metadata.generateName) obj.metadata.name = `${obj.metadata.generateName}abcde`;
       const errors = opts.validate(obj);
       const got = errors.length > 0 ? 'reject' : 'accept';
       recordCheck(
         result,
         got === check.expect,
-        got === check.expect ? undefined : { case: name, expected: check.expect, got, why: errors.join('; ') || check.description },
+        got === check.expect
+          ? undefined
+          : { case: name, expected: check.expect, got, why: errors.join('; ') || check.description },
       );
     }
     recordCase(result, result.checks.failed > before ? 'failed' : 'passed');
@@ -234,11 +254,20 @@ export function runK8sCase(c: K8sCase, model: K8sModel, opts: K8sRunOptions, res
   (c.steps ?? []).forEach((step, stepIndex) => {
     for (const action of step.actions ?? []) {
       const err = applyAction(state, action, ipOf);
-      if (err) recordCheck(result, false, { case: name, step: stepIndex, expected: 'known action', got: err, why: err });
+      if (err)
+        recordCheck(result, false, { case: name, step: stepIndex, expected: 'known action', got: err, why: err });
     }
-    const invalid = [...state.policies.values()].flatMap((p) => opts.validate(p).map((e) => `${p.metadata.name}: ${e}`));
+    const invalid = [...state.policies.values()].flatMap((p) =>
+      opts.validate(p).map((e) => `${p.metadata.name}: ${e}`),
+    );
     if (invalid.length > 0) {
-      recordCheck(result, false, { case: name, step: stepIndex, expected: 'valid policies', got: 'rejected', why: invalid.join('; ') });
+      recordCheck(result, false, {
+        case: name,
+        step: stepIndex,
+        expected: 'valid policies',
+        got: 'rejected',
+        why: invalid.join('; '),
+      });
       return;
     }
     const compiled = compile(clusterOfState(state));
@@ -257,7 +286,15 @@ export function runK8sCase(c: K8sCase, model: K8sModel, opts: K8sRunOptions, res
         const src = state.pods.get(from)?.pod;
         const dst = state.pods.get(to)?.pod;
         if (!src || !dst) {
-          recordCheck(result, false, { case: name, step: stepIndex, probe, pair: `${from} -> ${to}`, expected: expect, got: 'error', why: 'unknown pod' });
+          recordCheck(result, false, {
+            case: name,
+            step: stepIndex,
+            probe,
+            pair: `${from} -> ${to}`,
+            expected: expect,
+            got: 'error',
+            why: 'unknown pod',
+          });
           continue;
         }
         // A named probe port resolves against the destination's containers (the probe's Service targetPort).
@@ -273,7 +310,17 @@ export function runK8sCase(c: K8sCase, model: K8sModel, opts: K8sRunOptions, res
         recordCheck(
           result,
           got === expect,
-          got === expect ? undefined : { case: name, step: stepIndex, probe, pair: `${from} -> ${to}`, expected: expect, got, why: explainFlow(v) },
+          got === expect
+            ? undefined
+            : {
+                case: name,
+                step: stepIndex,
+                probe,
+                pair: `${from} -> ${to}`,
+                expected: expect,
+                got,
+                why: explainFlow(v),
+              },
         );
       }
     }

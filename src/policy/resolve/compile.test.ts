@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { HOST_IP, ccnp, cluster, cnp, flow, np, pod } from '../../testing/builders.js';
+import { ccnp, cluster, cnp, flow, HOST_IP, np, pod } from '../../testing/builders.js';
 import { evaluateFlow } from '../evaluate.js';
 import { compile } from './compile.js';
 
-const ds = pod('default/deathstar', '10.244.0.10', { org: 'empire', class: 'deathstar' }, [{ name: 'http', port: 80, protocol: 'TCP' }]);
+const ds = pod('default/deathstar', '10.244.0.10', { org: 'empire', class: 'deathstar' }, [
+  { name: 'http', port: 80, protocol: 'TCP' },
+]);
 const tie = pod('default/tiefighter', '10.244.0.11', { org: 'empire', class: 'tiefighter' });
 const xw = pod('default/xwing', '10.244.0.12', { org: 'alliance', class: 'xwing' });
 const other = pod('other/client', '10.244.1.10', { org: 'empire' });
@@ -11,14 +13,21 @@ const pods = [ds, tie, xw, other];
 
 const l4 = cnp('rule1', {
   endpointSelector: { matchLabels: { org: 'empire', class: 'deathstar' } },
-  ingress: [{ fromEndpoints: [{ matchLabels: { org: 'empire' } }], toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }] }] }],
+  ingress: [
+    { fromEndpoints: [{ matchLabels: { org: 'empire' } }], toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }] }] },
+  ],
 });
 const l7 = cnp('rule1', {
   endpointSelector: { matchLabels: { org: 'empire', class: 'deathstar' } },
   ingress: [
     {
       fromEndpoints: [{ matchLabels: { org: 'empire' } }],
-      toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }], rules: { http: [{ method: 'POST', path: '/v1/request-landing' }] } }],
+      toPorts: [
+        {
+          ports: [{ port: '80', protocol: 'TCP' }],
+          rules: { http: [{ method: 'POST', path: '/v1/request-landing' }] },
+        },
+      ],
     },
   ],
 });
@@ -35,30 +44,65 @@ describe('resolver semantics (named cases)', () => {
     ['L4 CNP: xwing dropped by default deny', [l4], flow(xw.ip, ds.ip), 'denied-l3l4/POLICY_DENIED'],
     ['L4 CNP: other port dropped', [l4], flow(tie.ip, ds.ip, 8080), 'denied-l3l4/POLICY_DENIED'],
     ['CNP peers are scoped to the policy namespace', [l4], flow(other.ip, ds.ip), 'denied-l3l4/POLICY_DENIED'],
-    ['L7: allowed request', [l7], flow(tie.ip, ds.ip, 80, 'TCP', { method: 'POST', path: '/v1/request-landing' }), 'allowed'],
-    ['L7: other request gets 403', [l7], flow(tie.ip, ds.ip, 80, 'TCP', { method: 'PUT', path: '/v1/exhaust-port' }), 'denied-l7'],
-    ['L7 paths are full-string matches', [l7], flow(tie.ip, ds.ip, 80, 'TCP', { method: 'POST', path: '/v1/request-landing/x' }), 'denied-l7'],
+    [
+      'L7: allowed request',
+      [l7],
+      flow(tie.ip, ds.ip, 80, 'TCP', { method: 'POST', path: '/v1/request-landing' }),
+      'allowed',
+    ],
+    [
+      'L7: other request gets 403',
+      [l7],
+      flow(tie.ip, ds.ip, 80, 'TCP', { method: 'PUT', path: '/v1/exhaust-port' }),
+      'denied-l7',
+    ],
+    [
+      'L7 paths are full-string matches',
+      [l7],
+      flow(tie.ip, ds.ip, 80, 'TCP', { method: 'POST', path: '/v1/request-landing/x' }),
+      'denied-l7',
+    ],
     [
       'L4 allow from a NetworkPolicy cancels the CNP L7 rules',
-      [l7, np('allow80', { podSelector: { matchLabels: { class: 'deathstar' } }, ingress: [{ ports: [{ port: 80 }] }] })],
+      [
+        l7,
+        np('allow80', { podSelector: { matchLabels: { class: 'deathstar' } }, ingress: [{ ports: [{ port: 80 }] }] }),
+      ],
       flow(tie.ip, ds.ip, 80, 'TCP', { method: 'PUT', path: '/v1/exhaust-port' }),
       'allowed',
     ],
     [
       'deny beats allow, whatever the specificity',
-      [l4, cnp('deny', { endpointSelector: { matchLabels: { class: 'deathstar' } }, ingressDeny: [{ fromEndpoints: [{ matchLabels: { class: 'tiefighter' } }] }] })],
+      [
+        l4,
+        cnp('deny', {
+          endpointSelector: { matchLabels: { class: 'deathstar' } },
+          ingressDeny: [{ fromEndpoints: [{ matchLabels: { class: 'tiefighter' } }] }],
+        }),
+      ],
       flow(tie.ip, ds.ip),
       'denied-l3l4/POLICY_DENY',
     ],
     [
       'deny port range covers an allowed port',
-      [l4, cnp('deny', { endpointSelector: {}, ingressDeny: [{ toPorts: [{ ports: [{ port: '1', endPort: 1024, protocol: 'TCP' }] }] }] })],
+      [
+        l4,
+        cnp('deny', {
+          endpointSelector: {},
+          ingressDeny: [{ toPorts: [{ ports: [{ port: '1', endPort: 1024, protocol: 'TCP' }] }] }],
+        }),
+      ],
       flow(tie.ip, ds.ip),
       'denied-l3l4/POLICY_DENY',
     ],
     [
       'deny-only section turns on default deny',
-      [cnp('deny', { endpointSelector: { matchLabels: { class: 'deathstar' } }, ingressDeny: [{ fromEndpoints: [{ matchLabels: { class: 'xwing' } }] }] })],
+      [
+        cnp('deny', {
+          endpointSelector: { matchLabels: { class: 'deathstar' } },
+          ingressDeny: [{ fromEndpoints: [{ matchLabels: { class: 'xwing' } }] }],
+        }),
+      ],
       flow(tie.ip, ds.ip),
       'denied-l3l4/POLICY_DENIED',
     ],
@@ -76,11 +120,22 @@ describe('resolver semantics (named cases)', () => {
     ],
     [
       'L7 rules in a default-allow direction only give visibility',
-      [cnp('vis', { endpointSelector: { matchLabels: { class: 'deathstar' } }, enableDefaultDeny: { ingress: false }, ingress: l7Ingress() })],
+      [
+        cnp('vis', {
+          endpointSelector: { matchLabels: { class: 'deathstar' } },
+          enableDefaultDeny: { ingress: false },
+          ingress: l7Ingress(),
+        }),
+      ],
       flow(tie.ip, ds.ip, 80, 'TCP', { method: 'PUT', path: '/v1/exhaust-port' }),
       'allowed',
     ],
-    ['host reaches a pod under default deny (allow-localhost)', [l7], flow(HOST_IP, ds.ip, 80, 'TCP', { method: 'PUT', path: '/x' }), 'allowed'],
+    [
+      'host reaches a pod under default deny (allow-localhost)',
+      [l7],
+      flow(HOST_IP, ds.ip, 80, 'TCP', { method: 'PUT', path: '/x' }),
+      'allowed',
+    ],
     [
       'a CCNP {} peer matches pods in every namespace',
       [ccnp('all', { endpointSelector: { matchLabels: { class: 'deathstar' } }, ingress: [{ fromEndpoints: [{}] }] })],
@@ -95,19 +150,34 @@ describe('resolver semantics (named cases)', () => {
     ],
     [
       'a Cilium CIDR rule never matches a pod IP',
-      [cnp('cidr', { endpointSelector: { matchLabels: { class: 'deathstar' } }, ingress: [{ fromCIDR: ['10.244.0.0/16'] }] })],
+      [
+        cnp('cidr', {
+          endpointSelector: { matchLabels: { class: 'deathstar' } },
+          ingress: [{ fromCIDR: ['10.244.0.0/16'] }],
+        }),
+      ],
       flow(tie.ip, ds.ip),
       'denied-l3l4/POLICY_DENIED',
     ],
     [
       'a Kubernetes ipBlock matches pod IPs',
-      [np('ipb', { podSelector: { matchLabels: { class: 'deathstar' } }, ingress: [{ from: [{ ipBlock: { cidr: '10.244.0.0/16', except: ['10.244.0.12/32'] } }] }] })],
+      [
+        np('ipb', {
+          podSelector: { matchLabels: { class: 'deathstar' } },
+          ingress: [{ from: [{ ipBlock: { cidr: '10.244.0.0/16', except: ['10.244.0.12/32'] } }] }],
+        }),
+      ],
       flow(tie.ip, ds.ip),
       'allowed',
     ],
     [
       'ipBlock except carves the pod out',
-      [np('ipb', { podSelector: { matchLabels: { class: 'deathstar' } }, ingress: [{ from: [{ ipBlock: { cidr: '10.244.0.0/16', except: ['10.244.0.12/32'] } }] }] })],
+      [
+        np('ipb', {
+          podSelector: { matchLabels: { class: 'deathstar' } },
+          ingress: [{ from: [{ ipBlock: { cidr: '10.244.0.0/16', except: ['10.244.0.12/32'] } }] }],
+        }),
+      ],
       flow(xw.ip, ds.ip),
       'denied-l3l4/POLICY_DENIED',
     ],
@@ -119,13 +189,23 @@ describe('resolver semantics (named cases)', () => {
     ],
     [
       'egress world CIDR with except',
-      [cnp('eg', { endpointSelector: { matchLabels: { class: 'xwing' } }, egress: [{ toCIDRSet: [{ cidr: '0.0.0.0/0', except: ['192.0.2.0/24'] }] }] })],
+      [
+        cnp('eg', {
+          endpointSelector: { matchLabels: { class: 'xwing' } },
+          egress: [{ toCIDRSet: [{ cidr: '0.0.0.0/0', except: ['192.0.2.0/24'] }] }],
+        }),
+      ],
       flow(xw.ip, '192.0.2.7', 443),
       'denied-l3l4/POLICY_DENIED',
     ],
     [
       'egress world CIDR reaches an outside IP',
-      [cnp('eg', { endpointSelector: { matchLabels: { class: 'xwing' } }, egress: [{ toCIDRSet: [{ cidr: '0.0.0.0/0', except: ['192.0.2.0/24'] }] }] })],
+      [
+        cnp('eg', {
+          endpointSelector: { matchLabels: { class: 'xwing' } },
+          egress: [{ toCIDRSet: [{ cidr: '0.0.0.0/0', except: ['192.0.2.0/24'] }] }],
+        }),
+      ],
       flow(xw.ip, '198.51.100.7', 443),
       'allowed',
     ],
@@ -138,7 +218,12 @@ function l7Ingress() {
   return [
     {
       fromEndpoints: [{ matchLabels: { org: 'empire' } }],
-      toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }], rules: { http: [{ method: 'POST', path: '/v1/request-landing' }] } }],
+      toPorts: [
+        {
+          ports: [{ port: '80', protocol: 'TCP' }],
+          rules: { http: [{ method: 'POST', path: '/v1/request-landing' }] },
+        },
+      ],
     },
   ];
 }

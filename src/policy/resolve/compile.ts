@@ -3,9 +3,9 @@
  * contract). Endpoints with the same identity and the same container ports share one computed state.
  * Output is deterministic: the same input compiles to byte-identical JSON.
  */
-import { IdentityAllocator } from '../../identity/allocator.js';
+import type { IdentityAllocator } from '../../identity/allocator.js';
 import { FIRST_CLUSTER_IDENTITY, ID_HOST, LAST_CLUSTER_IDENTITY } from '../../identity/reserved.js';
-import { selectorMatches, selectorString } from '../../labels/index.js';
+import { selectorString } from '../../labels/index.js';
 import type { ClusterInput, NamedPort, PodInput, ServiceInput } from '../cluster.js';
 import { podKey } from '../cluster.js';
 import type { Isolation, PortSpec, Rule, TranslatedPolicy } from '../model.js';
@@ -13,7 +13,7 @@ import { translatePolicy } from '../translate/index.js';
 import type { Direction, DirectionState, EndpointPolicy, Protocol, RuleRef, Segment } from '../types.js';
 import { PeerCache } from './peers.js';
 import { type Contribution, sweep } from './segments.js';
-import { type Universe, buildUniverse } from './universe.js';
+import { buildUniverse, type Universe } from './universe.js';
 
 export interface CompiledCluster {
   universe: Universe;
@@ -32,7 +32,12 @@ export interface CompileOptions {
   translated?: TranslatedPolicy[];
 }
 
-const ALL_PORTS: Record<Protocol, [number, number]> = { TCP: [0, 65535], UDP: [0, 65535], SCTP: [0, 65535], ICMP: [0, 255] };
+const ALL_PORTS: Record<Protocol, [number, number]> = {
+  TCP: [0, 65535],
+  UDP: [0, 65535],
+  SCTP: [0, 65535],
+  ICMP: [0, 255],
+};
 const L4_PROTOCOLS: Protocol[] = ['TCP', 'UDP', 'SCTP'];
 
 /** Pod identities live in the cluster-local range; the `pods` level applies to exactly these. */
@@ -90,9 +95,32 @@ function contributions(rule: Rule, named: readonly NamedPort[] | undefined): Con
  */
 function withOverlapping(own: Contribution[], lessSpecific: Contribution[]): Contribution[] {
   if (own.length === 0 || lessSpecific.length === 0) return own;
+  // Clip each less specific contribution to the union of the own ranges of its protocol, so that the specific
+  // level's segments cover exactly its own ranges and every other port still falls through.
+  const ranges = new Map<Protocol, [number, number][]>();
+  for (const o of own) {
+    const list = ranges.get(o.protocol) ?? [];
+    list.push([o.lo, o.hi]);
+    ranges.set(o.protocol, list);
+  }
+  for (const [proto, list] of ranges) ranges.set(proto, mergeRanges(list));
   const out = [...own];
   for (const w of lessSpecific) {
-    if (own.some((o) => o.protocol === w.protocol && o.lo <= w.hi && w.lo <= o.hi)) out.push(w);
+    for (const [lo, hi] of ranges.get(w.protocol) ?? []) {
+      if (lo > w.hi || w.lo > hi) continue;
+      out.push(lo <= w.lo && w.hi <= hi ? w : { ...w, lo: Math.max(lo, w.lo), hi: Math.min(hi, w.hi) });
+    }
+  }
+  return out;
+}
+
+function mergeRanges(list: [number, number][]): [number, number][] {
+  const sorted = [...list].sort((a, b) => a[0] - b[0]);
+  const out: [number, number][] = [];
+  for (const [lo, hi] of sorted) {
+    const last = out[out.length - 1];
+    if (last && lo <= last[1] + 1) last[1] = Math.max(last[1], hi);
+    else out.push([lo, hi]);
   }
   return out;
 }
@@ -114,12 +142,11 @@ class Resolver {
     translated: TranslatedPolicy[],
   ) {
     const subjectCache = new Map<string, number[]>();
-    const podIdentities = u.identities.filter((i) => i.kind === 'pod');
     const subjects = (sel: Rule['subject']): number[] => {
       const k = selectorString(sel);
       let ids = subjectCache.get(k);
       if (!ids) {
-        ids = podIdentities.filter((i) => selectorMatches(sel, i.labels)).map((i) => i.id);
+        ids = u.index.matching(sel).filter(isPodIdentity);
         subjectCache.set(k, ids);
       }
       return ids;
@@ -133,7 +160,8 @@ class Resolver {
       return s[dir];
     };
     for (const t of translated) {
-      for (const iso of t.isolations) for (const id of subjects(iso.subject)) slot(id, iso.direction).isolations.push(iso);
+      for (const iso of t.isolations)
+        for (const id of subjects(iso.subject)) slot(id, iso.direction).isolations.push(iso);
       for (const r of t.rules) for (const id of subjects(r.subject)) slot(id, r.direction).rules.push(r);
     }
   }
@@ -184,14 +212,20 @@ class Resolver {
     };
     // Named ports resolve against the subject itself on ingress and against the peer on egress.
     const namedFor = (peerPorts: readonly NamedPort[]) => (dir === 'ingress' ? ownPorts : peerPorts);
-    const interceptsDns = sel.rules.some((r) => r.verdict === 'allow' && r.ports !== 'all' && r.ports.some((p) => (p.dns?.length ?? 0) > 0));
+    const interceptsDns = sel.rules.some(
+      (r) => r.verdict === 'allow' && r.ports !== 'all' && r.ports.some((p) => (p.dns?.length ?? 0) > 0),
+    );
 
     for (const rule of sel.rules) {
       if (rule.peers === 'any') {
         if (dir === 'egress' && hasNamedPort(rule)) {
           // Numeric ports apply to every peer; a named port only to the pods that define it.
           wildcard.push(...contributions(rule, undefined));
-          for (const i of this.u.identities) if (i.kind === 'pod') push(byId, i.id, this.ruleContribs(rule, i.namedPorts));
+          for (const i of this.u.identities) {
+            if (i.kind !== 'pod') continue;
+            if (i.uniformPorts) push(byId, i.id, this.ruleContribs(rule, i.namedPorts));
+            else for (const p of i.pods) if (p.ip) push(byIp, p.ip, this.ruleContribs(rule, p.ports));
+          }
         } else wildcard.push(...this.ruleContribs(rule, ownPorts));
         continue;
       }
@@ -202,9 +236,17 @@ class Resolver {
         const perPeerPorts = dir === 'egress' && hasNamedPort(rule);
         if (m.allPods && !perPeerPorts) {
           podLevel.push(...this.ruleContribs(rule, ownPorts));
-          for (const id of m.ids) if (!isPodIdentity(id)) push(byId, id, this.ruleContribs(rule, undefined));
+          for (const id of m.nonPodIds) push(byId, id, this.ruleContribs(rule, undefined));
         } else {
-          for (const id of m.ids) push(byId, id, this.ruleContribs(rule, namedFor(this.u.byId.get(id)?.namedPorts ?? [])));
+          for (const id of m.ids) {
+            const ident = this.u.byId.get(id);
+            if (perPeerPorts && ident && !ident.uniformPorts) {
+              // Pods sharing this identity disagree on their named ports: resolve per destination pod (by IP).
+              for (const p of ident.pods) if (p.ip) push(byIp, p.ip, this.ruleContribs(rule, p.ports));
+              continue;
+            }
+            push(byId, id, this.ruleContribs(rule, namedFor(ident?.namedPorts ?? [])));
+          }
         }
         for (const ip of m.ips) push(byIp, ip, this.ruleContribs(rule, namedFor(this.u.podByIp.get(ip)?.ports ?? [])));
       }
@@ -212,7 +254,12 @@ class Resolver {
 
     const defaultAllow = sel.isolations.length > 0 && sel.isolations.every((i) => !i.defaultDeny);
     if (defaultAllow) {
-      wildcard.push(...contributions({ ...sel.isolations[0]!, verdict: 'allow', peers: 'any', ports: 'all', ref: builtinRef(`allow-any-${dir}`) }, undefined));
+      wildcard.push(
+        ...contributions(
+          { ...sel.isolations[0]!, verdict: 'allow', peers: 'any', ports: 'all', ref: builtinRef(`allow-any-${dir}`) },
+          undefined,
+        ),
+      );
     }
 
     const state: DirectionState = {
@@ -234,7 +281,13 @@ class Resolver {
       const own = byId.get(id) ?? [];
       if (id === ID_HOST && dir === 'ingress') {
         const localhost = contributions(
-          { ...sel.isolations[0]!, verdict: 'allow', peers: 'any', ports: 'all', ref: builtinRef('allow-localhost') } as Rule,
+          {
+            ...sel.isolations[0]!,
+            verdict: 'allow',
+            peers: 'any',
+            ports: 'all',
+            ref: builtinRef('allow-localhost'),
+          } as Rule,
           undefined,
         );
         state.byIdentity[id] = sweep([...own, ...wildcard, ...localhost], true);

@@ -3,12 +3,21 @@
  * Results are memoised per peer, so a selector shared by many rules is matched once per compile.
  */
 import { ID_HOST, ID_REMOTE_NODE, ID_WORLD, ID_WORLD_IPV4, ID_WORLD_IPV6 } from '../../identity/reserved.js';
-import { LABEL_NAMESPACE, SOURCE_FQDN, SOURCE_K8S, andSelectors, fromLabelSelector, makeSelector, selectorMatches, selectorString } from '../../labels/index.js';
+import {
+  andSelectors,
+  fromLabelSelector,
+  LABEL_NAMESPACE,
+  makeSelector,
+  SOURCE_FQDN,
+  SOURCE_K8S,
+  selectorMatches,
+  selectorString,
+} from '../../labels/index.js';
 import { type Cidr, cidrContains, cidrContainsIp, parseCidr, parseIp } from '../../util/ip.js';
 import type { ServiceInput } from '../cluster.js';
 import type { Peer } from '../model.js';
 import { fqdnMatches } from './fqdn.js';
-import { type Universe, identityOfIp } from './universe.js';
+import { identityOfIp, type Universe } from './universe.js';
 
 export interface PeerMatch {
   ids: Set<number>;
@@ -16,6 +25,8 @@ export interface PeerMatch {
   ips: Set<string>;
   /** True when every pod identity is in `ids`: the resolver then uses the `pods` level instead of expanding. */
   allPods: boolean;
+  /** The reserved and CIDR identities among `ids` (what remains to expand when `allPods`). */
+  nonPodIds: number[];
 }
 
 export function peerKey(p: Peer): string {
@@ -35,12 +46,14 @@ export class PeerCache {
   private readonly cache = new Map<string, PeerMatch>();
   private readonly byObject = new WeakMap<Peer, PeerMatch>();
   private readonly podIds: number[];
+  private readonly podIdSet: Set<number>;
 
   constructor(
     private readonly u: Universe,
     private readonly services: ServiceInput[],
   ) {
     this.podIds = u.identities.filter((i) => i.kind === 'pod').map((i) => i.id);
+    this.podIdSet = new Set(this.podIds);
   }
 
   match(p: Peer): PeerMatch {
@@ -50,19 +63,25 @@ export class PeerCache {
     let m = this.cache.get(key);
     if (!m) {
       const { ids, ips } = this.compute(p);
-      m = { ids, ips, allPods: this.podIds.length > 0 && this.podIds.every((id) => ids.has(id)) };
+      const podSet = this.podIdSet;
+      m = {
+        ids,
+        ips,
+        allPods: this.podIds.length > 0 && this.podIds.every((id) => ids.has(id)),
+        nonPodIds: [...ids].filter((id) => !podSet.has(id)),
+      };
       this.cache.set(key, m);
     }
     this.byObject.set(p, m);
     return m;
   }
 
-  private compute(p: Peer): Omit<PeerMatch, 'allPods'> {
+  private compute(p: Peer): Pick<PeerMatch, 'ids' | 'ips'> {
     const ids = new Set<number>();
     const ips = new Set<string>();
     switch (p.kind) {
       case 'endpoints':
-        for (const i of this.u.identities) if (selectorMatches(p.selector, i.labels)) ids.add(i.id);
+        for (const id of this.u.index.matching(p.selector)) ids.add(id);
         break;
       case 'cidr': {
         const c = parseCidr(p.cidr, true);
@@ -121,6 +140,7 @@ export class PeerCache {
 }
 
 import { LabelSet } from '../../labels/labels.js';
+
 function labelSetOf(rec: Record<string, string>): LabelSet {
   return LabelSet.fromRecord(SOURCE_K8S, rec);
 }

@@ -16,8 +16,16 @@ export interface Contribution {
   audit?: boolean;
 }
 
+const refKeys = new WeakMap<RuleRef, string>();
+
+/** Stable text key of a rule reference (memoised: refs are shared by every segment they produce). */
 export function refKey(r: RuleRef): string {
-  return `${r.kind}/${r.namespace ?? ''}/${r.name}/${r.path}`;
+  let k = refKeys.get(r);
+  if (k === undefined) {
+    k = `${r.kind}/${r.namespace ?? ''}/${r.name}/${r.path}`;
+    refKeys.set(r, k);
+  }
+  return k;
 }
 
 const PROTO_ORDER: Record<Protocol, number> = { TCP: 0, UDP: 1, SCTP: 2, ICMP: 3 };
@@ -39,11 +47,23 @@ function outcome(covering: Contribution[], stripL7: boolean): Segment | undefine
   const denies = covering.filter((c) => c.verdict === 'deny');
   const first = covering[0]!;
   if (denies.length > 0) {
-    const seg: Segment = { protocol: first.protocol, lo: 0, hi: 0, verdict: 'deny', rules: uniqueRefs(denies.map((d) => d.ref)) };
+    const seg: Segment = {
+      protocol: first.protocol,
+      lo: 0,
+      hi: 0,
+      verdict: 'deny',
+      rules: uniqueRefs(denies.map((d) => d.ref)),
+    };
     if (denies.every((d) => d.audit)) seg.audit = true;
     return seg;
   }
-  const seg: Segment = { protocol: first.protocol, lo: 0, hi: 0, verdict: 'allow', rules: uniqueRefs(covering.map((c) => c.ref)) };
+  const seg: Segment = {
+    protocol: first.protocol,
+    lo: 0,
+    hi: 0,
+    verdict: 'allow',
+    rules: uniqueRefs(covering.map((c) => c.ref)),
+  };
   if (stripL7) return seg;
   const withL7 = covering.filter((c) => (c.http?.length ?? 0) > 0 || (c.dns?.length ?? 0) > 0);
   if (withL7.length > 0) {
@@ -124,7 +144,11 @@ export function sweep(contribs: Contribution[], stripL7 = false): Segment[] {
 }
 
 /** The segment containing (protocol, port), by binary search over sorted disjoint segments. */
-export function findSegment(segs: readonly Segment[] | undefined, protocol: Protocol, port: number): Segment | undefined {
+export function findSegment(
+  segs: readonly Segment[] | undefined,
+  protocol: Protocol,
+  port: number,
+): Segment | undefined {
   if (!segs || segs.length === 0) return undefined;
   let lo = 0;
   let hi = segs.length - 1;

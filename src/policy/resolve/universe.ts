@@ -14,6 +14,7 @@ import {
   RESERVED_NAMES,
   reservedLabels,
 } from '../../identity/reserved.js';
+import { LabelIndex } from '../../labels/index-by-label.js';
 import { type Label, LabelSet, SOURCE_CIDR, SOURCE_FQDN, SOURCE_RESERVED } from '../../labels/labels.js';
 import { type Cidr, cidrContains, cidrContainsIp, formatCidr, parseCidr, parseIp } from '../../util/ip.js';
 import type { ClusterInput, NamedPort, PodInput } from '../cluster.js';
@@ -32,6 +33,8 @@ export interface Identity {
   pods: PodInput[];
   /** Pod identities: named ports of all its pods (for egress named-port resolution). */
   namedPorts: NamedPort[];
+  /** True when every pod of the identity has the same container ports (the usual case: one template). */
+  uniformPorts: boolean;
 }
 
 export interface Universe {
@@ -46,6 +49,8 @@ export interface Universe {
   cidrByLength: Identity[];
   /** FQDN → IPs. */
   dnsCache: Record<string, string[]>;
+  /** Label index over all identities, for fast selector matching. */
+  index: LabelIndex;
 }
 
 /** Every CIDR string named by the policies (cidr and except), canonical, /0 excluded. */
@@ -60,11 +65,16 @@ export function policyPrefixes(policies: TranslatedPolicy[], dnsCache: Record<st
       }
     }
   }
-  for (const ips of Object.values(dnsCache)) for (const ip of ips) out.add(parseIp(ip)?.family === 6 ? `${ip}/128` : `${ip}/32`);
+  for (const ips of Object.values(dnsCache))
+    for (const ip of ips) out.add(parseIp(ip)?.family === 6 ? `${ip}/128` : `${ip}/32`);
   return [...out].sort();
 }
 
-export function buildUniverse(cluster: ClusterInput, policies: TranslatedPolicy[], allocator = new IdentityAllocator()): Universe {
+export function buildUniverse(
+  cluster: ClusterInput,
+  policies: TranslatedPolicy[],
+  allocator = new IdentityAllocator(),
+): Universe {
   const identities: Identity[] = [];
   const byId = new Map<number, Identity>();
   const add = (i: Identity) => {
@@ -72,7 +82,14 @@ export function buildUniverse(cluster: ClusterInput, policies: TranslatedPolicy[
     byId.set(i.id, i);
   };
   for (const id of Object.keys(RESERVED_NAMES).map(Number)) {
-    add({ id, kind: 'reserved', labels: reservedLabels(id, { apiserverOnHost: true }), pods: [], namedPorts: [] });
+    add({
+      id,
+      kind: 'reserved',
+      labels: reservedLabels(id, { apiserverOnHost: true }),
+      pods: [],
+      namedPorts: [],
+      uniformPorts: true,
+    });
   }
 
   const nsLabels = new Map(cluster.namespaces.map((n) => [n.name, n.labels]));
@@ -95,7 +112,14 @@ export function buildUniverse(cluster: ClusterInput, policies: TranslatedPolicy[
     const g = groups.get(key)!;
     const id = allocator.allocate(g.labels);
     const namedPorts = uniquePorts(g.pods.flatMap((p) => p.ports));
-    add({ id, kind: 'pod', labels: g.labels, pods: g.pods, namedPorts });
+    const sig = (p: PodInput) =>
+      JSON.stringify(
+        uniquePorts(p.ports)
+          .map((x) => `${x.name}/${x.port}/${x.protocol}`)
+          .sort(),
+      );
+    const uniformPorts = g.pods.every((p) => sig(p) === sig(g.pods[0]!));
+    add({ id, kind: 'pod', labels: g.labels, pods: g.pods, namedPorts, uniformPorts });
     for (const p of g.pods) {
       podIdentity.set(podKey(p), id);
       if (p.ip) podByIp.set(p.ip, p);
@@ -112,19 +136,32 @@ export function buildUniverse(cluster: ClusterInput, policies: TranslatedPolicy[
       { source: SOURCE_RESERVED, key: prefix.family === 4 ? 'world-ipv4' : 'world-ipv6', value: '' },
     ];
     // Like Cilium, a CIDR identity carries the labels of every policy prefix that contains it.
-    for (const other of prefixes) if (cidrContains(other, prefix)) labels.push({ source: SOURCE_CIDR, key: formatCidr(other), value: '' });
+    for (const other of prefixes)
+      if (cidrContains(other, prefix)) labels.push({ source: SOURCE_CIDR, key: formatCidr(other), value: '' });
     if (prefix.bits === (prefix.family === 4 ? 32 : 128)) {
       const ip = text.slice(0, text.indexOf('/'));
-      for (const [name, ips] of Object.entries(dnsCache)) if (ips.includes(ip)) labels.push({ source: SOURCE_FQDN, key: name, value: '' });
+      for (const [name, ips] of Object.entries(dnsCache))
+        if (ips.includes(ip)) labels.push({ source: SOURCE_FQDN, key: name, value: '' });
     }
-    const ident: Identity = { id: allocator.allocateCidr(text), kind: 'cidr', labels: new LabelSet(labels), prefix, pods: [], namedPorts: [] };
+    const ident: Identity = {
+      id: allocator.allocateCidr(text),
+      kind: 'cidr',
+      labels: new LabelSet(labels),
+      prefix,
+      pods: [],
+      namedPorts: [],
+      uniformPorts: true,
+    };
     add(ident);
     cidrIds.push(ident);
   }
   cidrIds.sort((a, b) => b.prefix!.bits - a.prefix!.bits);
 
+  const index = new LabelIndex();
+  for (const i of identities) index.add(i.id, i.labels);
   return {
     identities,
+    index,
     byId,
     podIdentity,
     podByIp,

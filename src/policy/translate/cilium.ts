@@ -15,28 +15,27 @@ import type {
   CiliumRule,
   LabelSelector,
 } from '../../api/types.js';
+import { CLUSTER_NAME } from '../../identity/endpoint-labels.js';
+import { CLUSTER_ENTITY_RESERVED } from '../../identity/reserved.js';
 import {
+  andSelectors,
+  fromLabelSelector,
   LABEL_NAMESPACE,
   LABEL_NAMESPACE_LABELS_PREFIX,
+  makeSelector,
+  type Selector,
   SOURCE_ANY,
   SOURCE_K8S,
   SOURCE_RESERVED,
-  andSelectors,
-  fromLabelSelector,
-  makeSelector,
-  type Selector,
 } from '../../labels/index.js';
-import { CLUSTER_ENTITY_RESERVED } from '../../identity/reserved.js';
 import { LABEL_CLUSTER } from '../../labels/labels.js';
-import { CLUSTER_NAME } from '../../identity/endpoint-labels.js';
 import { canonicalCidr } from '../../util/ip.js';
 import type { Isolation, Peer, PortSpec, Rule, TranslatedPolicy } from '../model.js';
 import type { Direction, DnsRule, HttpRule, PolicyKind, Protocol, RuleRef } from '../types.js';
-import { IS_POD, namespaceIs } from './network-policy.js';
 import { icmpTypeNumber } from './icmp.js';
+import { IS_POD, namespaceIs } from './network-policy.js';
 
 type Section = `${Direction}Deny` | Direction;
-
 
 interface Ctx {
   kind: PolicyKind;
@@ -85,7 +84,9 @@ function subjectSelector(raw: LabelSelector | undefined, ctx: Ctx): Selector {
   // The agent overwrites a user-supplied k8s: namespace key and ANDs the policy namespace.
   const kept = sel.requirements.filter((r) => !(r.source === SOURCE_K8S && r.key === LABEL_NAMESPACE));
   if (kept.length !== sel.requirements.length) {
-    ctx.warnings.push(`endpointSelector names a namespace; a CiliumNetworkPolicy only selects pods of ${ctx.namespace}`);
+    ctx.warnings.push(
+      `endpointSelector names a namespace; a CiliumNetworkPolicy only selects pods of ${ctx.namespace}`,
+    );
   }
   return andSelectors(makeSelector(kept), namespaceIs(ctx.namespace ?? 'default'));
 }
@@ -135,7 +136,11 @@ function peersOf(rule: CiliumPeerRule, dir: Direction, ctx: Ctx, path: string): 
   }
   for (const s of services ?? []) {
     if (s.k8sService) {
-      peers.push({ kind: 'service', namespace: s.k8sService.namespace ?? ctx.namespace ?? 'default', name: s.k8sService.serviceName });
+      peers.push({
+        kind: 'service',
+        namespace: s.k8sService.namespace ?? ctx.namespace ?? 'default',
+        name: s.k8sService.serviceName,
+      });
     } else if (s.k8sServiceSelector) {
       peers.push({
         kind: 'service',
@@ -146,7 +151,8 @@ function peersOf(rule: CiliumPeerRule, dir: Direction, ctx: Ctx, path: string): 
   }
   for (const f of fqdns ?? []) peers.push({ kind: 'fqdn', matchName: f.matchName, matchPattern: f.matchPattern });
   if ((nodes ?? []).length > 0) ctx.warnings.push(`${path}: fromNodes/toNodes are not supported; they match nothing`);
-  if ((groups ?? []).length > 0) ctx.warnings.push(`${path}: fromGroups/toGroups are not supported; they match nothing`);
+  if ((groups ?? []).length > 0)
+    ctx.warnings.push(`${path}: fromGroups/toGroups are not supported; they match nothing`);
   return peers;
 }
 
@@ -188,7 +194,11 @@ function portsOf(rule: CiliumPeerRule, ctx: Ctx, path: string): PortSpec[] | 'al
       return hr;
     });
     const dns = (pr.rules?.dns ?? []).map(
-      (d): DnsRule => ({ ref: ctxRef(ctx, path), ...(d.matchName ? { matchName: d.matchName } : {}), ...(d.matchPattern ? { matchPattern: d.matchPattern } : {}) }),
+      (d): DnsRule => ({
+        ref: ctxRef(ctx, path),
+        ...(d.matchName ? { matchName: d.matchName } : {}),
+        ...(d.matchPattern ? { matchPattern: d.matchPattern } : {}),
+      }),
     );
     for (const p of pr.ports ?? []) {
       const protocol = (p.protocol ?? 'ANY').toUpperCase() as Protocol | 'ANY';
@@ -216,7 +226,14 @@ function ctxRef(ctx: Ctx, path: string): RuleRef {
     : { kind: ctx.kind, name: ctx.name, path };
 }
 
-function translateRule(r: CiliumRule, prefix: string, ctx: Ctx, audit: boolean, rules: Rule[], isolations: Isolation[]): void {
+function translateRule(
+  r: CiliumRule,
+  prefix: string,
+  ctx: Ctx,
+  audit: boolean,
+  rules: Rule[],
+  isolations: Isolation[],
+): void {
   if (r.nodeSelector && !r.endpointSelector) {
     ctx.warnings.push(`${prefix}.nodeSelector: host policies are parsed and validated but not enforced by podwall yet`);
     return;
@@ -229,7 +246,13 @@ function translateRule(r: CiliumRule, prefix: string, ctx: Ctx, audit: boolean, 
     const explicit = r.enableDefaultDeny?.[direction];
     const defaultDeny = explicit === undefined ? true : explicit;
     const sectionName = allow.length > 0 ? direction : (`${direction}Deny` as Section);
-    isolations.push({ ref: ctxRef(ctx, `${prefix}.${sectionName}`), direction, subject, defaultDeny, ...(audit ? { audit } : {}) });
+    isolations.push({
+      ref: ctxRef(ctx, `${prefix}.${sectionName}`),
+      direction,
+      subject,
+      defaultDeny,
+      ...(audit ? { audit } : {}),
+    });
     for (const [list, verdict, field] of [
       [allow, 'allow', direction],
       [deny, 'deny', `${direction}Deny`],
@@ -265,9 +288,9 @@ export function translateCiliumPolicy(p: CiliumNetworkPolicy): TranslatedPolicy 
   const rules: Rule[] = [];
   const isolations: Isolation[] = [];
   if (p.spec) translateRule(p.spec, 'spec', ctx, audit, rules, isolations);
-  (p.specs ?? []).forEach((r, i) => translateRule(r, `specs[${i}]`, ctx, audit, rules, isolations));
+  (p.specs ?? []).forEach((r, i) => {
+    translateRule(r, `specs[${i}]`, ctx, audit, rules, isolations);
+  });
   const key = ctx.namespace !== undefined ? `${p.kind}/${ctx.namespace}/${ctx.name}` : `${p.kind}/${ctx.name}`;
   return { key, rules, isolations, warnings: ctx.warnings };
 }
-
-

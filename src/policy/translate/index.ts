@@ -4,9 +4,8 @@ import type { TranslatedPolicy } from '../model.js';
 import { AUDIT_ANNOTATION, translateCiliumPolicy } from './cilium.js';
 import { translateNetworkPolicy } from './network-policy.js';
 
-export { AUDIT_ANNOTATION } from './cilium.js';
-export { entityPeers } from './cilium.js';
-export { effectivePolicyTypes, namespaceIs, IS_POD } from './network-policy.js';
+export { AUDIT_ANNOTATION, entityPeers } from './cilium.js';
+export { effectivePolicyTypes, IS_POD, namespaceIs } from './network-policy.js';
 
 export const POLICY_KINDS = ['NetworkPolicy', 'CiliumNetworkPolicy', 'CiliumClusterwideNetworkPolicy'] as const;
 

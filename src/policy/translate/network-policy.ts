@@ -4,13 +4,13 @@
  */
 import type { NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort } from '../../api/types.js';
 import {
-  LABEL_NAMESPACE,
-  LABEL_NAMESPACE_LABELS_PREFIX,
-  SOURCE_K8S,
   andSelectors,
   fromLabelSelector,
+  LABEL_NAMESPACE,
+  LABEL_NAMESPACE_LABELS_PREFIX,
   makeSelector,
   type Selector,
+  SOURCE_K8S,
 } from '../../labels/index.js';
 import { canonicalCidr } from '../../util/ip.js';
 import type { Isolation, Peer, PortSpec, Rule, TranslatedPolicy } from '../model.js';
@@ -59,7 +59,8 @@ function translatePeer(peer: NetworkPolicyPeer, ns: string): Peer {
 function translatePort(p: NetworkPolicyPort): PortSpec {
   const protocol = (p.protocol ?? 'TCP') as Protocol;
   if (p.port === undefined || p.port === null) return { protocol, port: 0 };
-  if (typeof p.port === 'number') return p.endPort !== undefined ? { protocol, port: p.port, endPort: p.endPort } : { protocol, port: p.port };
+  if (typeof p.port === 'number')
+    return p.endPort !== undefined ? { protocol, port: p.port, endPort: p.endPort } : { protocol, port: p.port };
   // A numeric string is not valid IntOrString input for a NetworkPolicy; named ports are strings.
   return { protocol, port: p.port };
 }
@@ -75,10 +76,18 @@ export function translateNetworkPolicy(np: NetworkPolicy): TranslatedPolicy {
 
   for (const direction of directions) {
     const field = direction === 'ingress' ? 'ingress' : 'egress';
-    isolations.push({ ref: ref(`spec.policyTypes[${field === 'ingress' ? 'Ingress' : 'Egress'}]`), direction, subject, defaultDeny: true });
+    isolations.push({
+      ref: ref(`spec.policyTypes[${field === 'ingress' ? 'Ingress' : 'Egress'}]`),
+      direction,
+      subject,
+      defaultDeny: true,
+    });
     const list = (direction === 'ingress' ? np.spec.ingress : np.spec.egress) ?? [];
     list.forEach((r, i) => {
-      const peerList = (direction === 'ingress' ? (r as { from?: NetworkPolicyPeer[] }).from : (r as { to?: NetworkPolicyPeer[] }).to) ?? [];
+      const peerList =
+        (direction === 'ingress'
+          ? (r as { from?: NetworkPolicyPeer[] }).from
+          : (r as { to?: NetworkPolicyPeer[] }).to) ?? [];
       const ports = r.ports ?? [];
       rules.push({
         ref: ref(`spec.${field}[${i}]`),

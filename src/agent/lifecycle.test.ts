@@ -1,0 +1,144 @@
+/**
+ * `podwall up` / `status` / `down` as a user runs them: the built CLI (`node dist/src/cli/main.js`) forks the
+ * daemon, kubectl works with the printed KUBECONFIG, a second `up` is a no-op, `down` leaves the host exactly as
+ * before (processes, runtime files, listening port), objects survive `down`/`up`, and `down --purge` removes them.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kubectlBinary, REPO, removeHome, runKubectl } from '../apiserver/e2e/harness.js';
+import { hostState, stopDaemon } from './lifecycle.js';
+
+const MAIN = join(REPO, 'dist/src/cli/main.js');
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, ...args], { timeout: 90_000 }, (err, stdout, stderr) => {
+      const code = err
+        ? typeof (err as { code?: unknown }).code === 'number'
+          ? (err as { code: number }).code
+          : 1
+        : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+describe('podwall up / status / down', () => {
+  let home: string;
+  let port: number;
+
+  beforeAll(() => {
+    // The CLI runs from dist/: build it (tsc emits even when files elsewhere in the tree have type errors).
+    try {
+      execFileSync(join(REPO, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.build.json'], { cwd: REPO, stdio: 'ignore' });
+    } catch {
+      // type errors elsewhere do not stop the emit
+    }
+    home = mkdtempSync(join(tmpdir(), 'pw-cli-'));
+  }, 300_000);
+
+  afterAll(async () => {
+    await stopDaemon(home, 5000);
+    removeHome(home);
+  });
+
+  it('starts, is idempotent, reports status, and down leaves the host as it was', async () => {
+    expect(existsSync(MAIN)).toBe(true);
+    port = await freePort();
+    const before = { ...hostState(home), listening: await portOpen(port) };
+    expect(before).toEqual({ processes: [], runtimeFiles: [], listening: false });
+
+    const up = await cli(['up', '--home', home, '--port', String(port)]);
+    expect(up.stderr).toBe('');
+    expect(up.code).toBe(0);
+    expect(up.stdout).toContain(`export KUBECONFIG=${join(home, 'kubeconfig')}`);
+    const during = hostState(home);
+    expect(during.processes).toHaveLength(1);
+    expect(during.runtimeFiles.sort()).toEqual([join(home, 'run/daemon.json'), join(home, 'run/podwall.pid')]);
+    expect(await portOpen(port)).toBe(true);
+
+    const again = await cli(['up', '--home', home]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('podwall is already running');
+    expect(hostState(home).processes).toEqual(during.processes);
+
+    const bin = kubectlBinary('1.32');
+    if (bin) {
+      const r = await runKubectl(
+        bin,
+        { home, kubeconfig: join(home, 'kubeconfig') },
+        ['apply', '-f', '-'],
+        'apiVersion: v1\nkind: Pod\nmetadata:\n  name: keep-me\nspec:\n  containers: [{name: c, image: busybox}]\n',
+      );
+      expect(r.stdout).toBe('pod/keep-me created\n');
+    }
+
+    const st = await cli(['status', '--home', home, '-o', 'json']);
+    expect(st.code).toBe(0);
+    const report = JSON.parse(st.stdout);
+    expect(report.running).toBe(true);
+    expect(report.versions.kubernetes).toMatch(/^v1\.32\./);
+    expect(report.counts.namespaces).toBe(4);
+    expect(report.components.map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([
+      ['daemon', true],
+      ['apiserver', true],
+      ['store', true],
+    ]);
+    const text = await cli(['status', '--home', home]);
+    expect(text.stdout).toMatch(/^apiserver:\s+OK/m);
+    expect(text.stdout).toMatch(/^uptime:\s+\d+/m);
+
+    const down = await cli(['down', '--home', home]);
+    expect(down.code).toBe(0);
+    expect(down.stdout).toContain('podwall is down');
+    expect({ ...hostState(home), listening: await portOpen(port) }).toEqual(before);
+    const st2 = await cli(['status', '--home', home]);
+    expect(st2.code).toBe(1);
+    expect(st2.stdout).toMatch(/^daemon:\s+error\s+not running/m);
+  }, 120_000);
+
+  it('keeps objects across down/up and removes them with down --purge', async () => {
+    const bin = kubectlBinary('1.32');
+    expect((await cli(['up', '--home', home, '--port', String(port)])).code).toBe(0);
+    if (bin) {
+      const r = await runKubectl(bin, { home, kubeconfig: join(home, 'kubeconfig') }, [
+        'get',
+        'pod',
+        'keep-me',
+        '-o',
+        'name',
+      ]);
+      expect(r.stdout).toBe('pod/keep-me\n');
+    }
+    const purge = await cli(['down', '--home', home, '--purge']);
+    expect(purge.stdout).toContain(`removed ${join(home, 'state.db')}`);
+    expect(existsSync(join(home, 'state.db'))).toBe(false);
+    expect(hostState(home)).toEqual({ processes: [], runtimeFiles: [] });
+    expect(await portOpen(port)).toBe(false);
+  }, 120_000);
+});
