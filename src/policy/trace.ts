@@ -6,7 +6,7 @@ import { RESERVED_NAMES } from '../identity/reserved.js';
 import { parseIp } from '../util/ip.js';
 import type { ClusterInput, PodInput, ServiceInput } from './cluster.js';
 import { podKey } from './cluster.js';
-import { evaluateFlow } from './evaluate.js';
+import { evaluateFlow, lookupSegment } from './evaluate.js';
 import { explainDirection } from './explain.js';
 import { serviceBackends } from './manifests.js';
 import type { CompiledCluster } from './resolve/compile.js';
@@ -82,7 +82,12 @@ export interface TraceResult {
 function info(c: CompiledCluster, name: string, ip: string): TraceEndpointInfo {
   const identity = identityOfIp(c.universe, ip);
   const ident = c.universe.byId.get(identity);
-  return { name, ip, identity, labels: ident ? ident.labels.strings() : [`reserved:${RESERVED_NAMES[identity] ?? 'world'}`] };
+  return {
+    name,
+    ip,
+    identity,
+    labels: ident ? ident.labels.strings() : [`reserved:${RESERVED_NAMES[identity] ?? 'world'}`],
+  };
 }
 
 export function traceFlow(
@@ -98,9 +103,14 @@ export function traceFlow(
   const targets: { name: string; ip: string; port: number; host: string }[] = [];
   let service: TraceResult['service'];
   if (to.kind === 'service') {
-    service = { name: `${to.service.namespace}/${to.service.name}`, port: pp.port, ...(to.service.clusterIP ? { clusterIP: to.service.clusterIP } : {}) };
+    service = {
+      name: `${to.service.namespace}/${to.service.name}`,
+      port: pp.port,
+      ...(to.service.clusterIP ? { clusterIP: to.service.clusterIP } : {}),
+    };
     const host = `${to.service.name}.${to.service.namespace}.svc.cluster.local`;
-    for (const b of serviceBackends(cluster, to.service, pp.port, pp.protocol)) targets.push({ name: podKey(b.pod), ip: b.pod.ip, port: b.port, host });
+    for (const b of serviceBackends(cluster, to.service, pp.port, pp.protocol))
+      targets.push({ name: podKey(b.pod), ip: b.pod.ip, port: b.port, host });
   } else if (to.kind === 'pod') targets.push({ name: podKey(to.pod), ip: to.pod.ip, port: pp.port, host: to.pod.ip });
   else targets.push({ name: to.ip, ip: to.ip, port: pp.port, host: to.ip });
 
@@ -108,12 +118,25 @@ export function traceFlow(
     const flow: Flow = { srcIp, dstIp: t.ip, protocol: pp.protocol, dport: t.port };
     if (http) flow.http = { method: http.method, path: http.path, host: t.host };
     const verdict = evaluateFlow(compiled, flow);
-    return { to: t.name, dstIp: t.ip, dport: t.port, verdict, explanation: [explainDirection(verdict.egress), explainDirection(verdict.ingress)] };
+    return {
+      to: t.name,
+      dstIp: t.ip,
+      dport: t.port,
+      verdict,
+      explanation: [explainDirection(verdict.egress), explainDirection(verdict.ingress)],
+    };
   });
   const verdicts = new Set(hops.map((h) => h.verdict.verdict));
   const overall: TraceResult['verdict'] =
-    hops.length === 0 ? 'no-backends' : verdicts.has('denied-l3l4') ? 'denied-l3l4' : verdicts.has('denied-l7') ? 'denied-l7' : 'allowed';
-  const toName = to.kind === 'pod' ? podKey(to.pod) : to.kind === 'service' ? `${to.service.namespace}/${to.service.name}` : to.ip;
+    hops.length === 0
+      ? 'no-backends'
+      : verdicts.has('denied-l3l4')
+        ? 'denied-l3l4'
+        : verdicts.has('denied-l7')
+          ? 'denied-l7'
+          : 'allowed';
+  const toName =
+    to.kind === 'pod' ? podKey(to.pod) : to.kind === 'service' ? `${to.service.namespace}/${to.service.name}` : to.ip;
   return {
     from: info(compiled, srcName, srcIp),
     to: toName,
@@ -140,31 +163,53 @@ export function computeMatrix(
   opts: { namespace?: string; http?: { method: string; path: string } } = {},
 ): Matrix {
   const pods = [...compiled.pods.values()].filter((p) => p.ip && (!opts.namespace || p.namespace === opts.namespace));
+  const keys = pods.map(podKey);
+  const ids = keys.map((k) => compiled.universe.podIdentity.get(k)!);
+  const policies = keys.map((k) => compiled.endpoints.get(k)!);
   const rows: string[][] = [];
   let allowed = 0;
   let denied = 0;
-  // Verdicts depend on (source identity or IP, destination endpoint state); memoise per (src identity, dst).
-  const memo = new Map<string, string>();
-  for (const src of pods) {
-    const row: string[] = [];
-    const srcId = compiled.universe.podIdentity.get(podKey(src))!;
-    for (const dst of pods) {
-      const dstPolicy = compiled.endpoints.get(podKey(dst))!;
-      const ipSpecific = dstPolicy.ingress.byIp[src.ip] || compiled.endpoints.get(podKey(src))!.egress.byIp[dst.ip];
-      const key = ipSpecific ? '' : `${srcId}|${podKey(dst)}`;
-      let cell = key ? memo.get(key) : undefined;
+  // The L3/L4 part is two map-state lookups; only cells that reach the L7 proxy with a request need the full
+  // evaluation. A column's verdict depends on the source only through its identity (unless an ip-level entry
+  // names the source), so it is memoised per (destination, source identity).
+  const memo: Map<number, string>[] = pods.map(() => new Map());
+  const l3l4 = (srcIdx: number, dstIdx: number): string => {
+    const src = pods[srcIdx]!;
+    const dst = pods[dstIdx]!;
+    const eg = lookupSegment(policies[srcIdx]!.egress, dst.ip, ids[dstIdx]!, pp.protocol, pp.port);
+    if (eg.level === 'default' && !policies[srcIdx]!.egress.auditDefault) return 'X';
+    if (eg.segment?.verdict === 'deny' && !eg.segment.audit) return 'X';
+    const ing = lookupSegment(policies[dstIdx]!.ingress, src.ip, ids[srcIdx]!, pp.protocol, pp.port);
+    if (ing.level === 'default' && !policies[dstIdx]!.ingress.auditDefault) return 'X';
+    if (ing.segment?.verdict === 'deny' && !ing.segment.audit) return 'X';
+    if (opts.http && (eg.segment?.l7 || ing.segment?.l7)) {
+      const v = evaluateFlow(compiled, {
+        srcIp: src.ip,
+        dstIp: dst.ip,
+        protocol: pp.protocol,
+        dport: pp.port,
+        http: { ...opts.http, host: dst.ip },
+      }).verdict;
+      return v === 'allowed' ? '.' : v === 'denied-l7' ? 'L' : 'X';
+    }
+    return '.';
+  };
+  for (let i = 0; i < pods.length; i++) {
+    const row: string[] = new Array(pods.length);
+    const srcEgressByIp = policies[i]!.egress.byIp;
+    for (let j = 0; j < pods.length; j++) {
+      const ipSpecific =
+        policies[j]!.ingress.byIp[pods[i]!.ip] !== undefined || srcEgressByIp[pods[j]!.ip] !== undefined;
+      let cell = ipSpecific ? undefined : memo[j]!.get(ids[i]!);
       if (cell === undefined) {
-        const flow: Flow = { srcIp: src.ip, dstIp: dst.ip, protocol: pp.protocol, dport: pp.port };
-        if (opts.http) flow.http = { ...opts.http, host: dst.ip };
-        const v = evaluateFlow(compiled, flow).verdict;
-        cell = v === 'allowed' ? '.' : v === 'denied-l7' ? 'L' : 'X';
-        if (key) memo.set(key, cell);
+        cell = l3l4(i, j);
+        if (!ipSpecific) memo[j]!.set(ids[i]!, cell);
       }
       if (cell === '.') allowed++;
       else denied++;
-      row.push(cell);
+      row[j] = cell;
     }
     rows.push(row);
   }
-  return { pods: pods.map(podKey), rows, allowed, denied };
+  return { pods: keys, rows, allowed, denied };
 }
