@@ -4,6 +4,7 @@
  */
 import { RESERVED_NAMES } from '../identity/reserved.js';
 import { parseIp } from '../util/ip.js';
+import { nearestCandidates } from './candidates.js';
 import type { ClusterInput, PodInput, ServiceInput } from './cluster.js';
 import { podKey } from './cluster.js';
 import { evaluateFlow, lookupSegment } from './evaluate.js';
@@ -118,13 +119,18 @@ export function traceFlow(
     const flow: Flow = { srcIp, dstIp: t.ip, protocol: pp.protocol, dport: t.port };
     if (http) flow.http = { method: http.method, path: http.path, host: t.host };
     const verdict = evaluateFlow(compiled, flow);
-    return {
-      to: t.name,
-      dstIp: t.ip,
-      dport: t.port,
-      verdict,
-      explanation: [explainDirection(verdict.egress), explainDirection(verdict.ingress)],
-    };
+    const explanation: string[] = [];
+    for (const dv of [verdict.egress, verdict.ingress]) {
+      explanation.push(explainDirection(dv));
+      if (dv.verdict === 'denied-l3l4' && dv.dropReason === 'POLICY_DENIED' && dv.endpoint) {
+        const peerIp = dv.direction === 'egress' ? t.ip : srcIp;
+        const peerId = dv.direction === 'egress' ? verdict.dstIdentity : verdict.srcIdentity;
+        for (const c of nearestCandidates(compiled, dv.endpoint, dv.direction, peerIp, peerId, flow)) {
+          explanation.push(`  nearest: ${c}`);
+        }
+      }
+    }
+    return { to: t.name, dstIp: t.ip, dport: t.port, verdict, explanation };
   });
   const verdicts = new Set(hops.map((h) => h.verdict.verdict));
   const overall: TraceResult['verdict'] =
