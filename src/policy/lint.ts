@@ -152,8 +152,10 @@ function lintTranslated(
 ): void {
   const u = compiled.universe;
   const subjectsOf = (sel: Rule['subject']) => podIdentities.filter((i) => selectorMatches(sel, i.labels));
+  // Without any pod in the input (policies linted alone) "selects nothing" would flag everything: skip it.
+  const havePods = podIdentities.length > 0;
   const first = t.isolations[0] ?? t.rules[0];
-  if (first && subjectsOf(first.subject).length === 0) {
+  if (havePods && first && subjectsOf(first.subject).length === 0) {
     add({
       code: 'selects-nothing',
       severity: 'warning',
@@ -174,7 +176,7 @@ function lintTranslated(
     if (r.peers !== 'any') {
       r.peers.forEach((peer: Peer, i) => {
         const m = compiled.peers.match(peer);
-        if (peer.kind === 'endpoints' && m.ids.size === 0) {
+        if (havePods && peer.kind === 'endpoints' && m.ids.size === 0) {
           add({
             code: 'peer-matches-nothing',
             severity: 'warning',
@@ -194,7 +196,7 @@ function lintTranslated(
               severity: 'warning',
               policy: t.key,
               path: r.ref.path,
-              message: `CIDR ${peer.cidr} contains ${inside.length} pod IP(s) (e.g. ${inside[0]}), but CIDR rules never match pods in Cilium: traffic from those pods is not covered`,
+              message: `CIDR ${peer.cidr} contains ${inside.length} pod IP(s) (e.g. ${inside[0]}), but Cilium CIDR rules never match pods: traffic with those pods is not covered by this rule`,
               suggestion: 'select the pods by label (fromEndpoints/toEndpoints) or use an entity (cluster)',
             });
           }
