@@ -33,7 +33,8 @@ export function formatHttpRule(h: HttpRule): string {
   if (h.path !== undefined) parts.push(`path=${h.path}`);
   if (h.host !== undefined) parts.push(`host=${h.host}`);
   for (const hd of h.headers ?? []) parts.push(`header ${hd.name}${hd.value !== undefined ? `=${hd.value}` : ''}`);
-  for (const hm of h.headerMatches ?? []) parts.push(`headerMatch ${hm.name}${hm.value !== undefined ? `=${hm.value}` : ''}`);
+  for (const hm of h.headerMatches ?? [])
+    parts.push(`headerMatch ${hm.name}${hm.value !== undefined ? `=${hm.value}` : ''}`);
   return `{${parts.join(' ') || 'any request'}} (${formatRef(h.ref)} ${h.httpPath.slice(h.ref.path.length + 1)})`;
 }
 
@@ -52,7 +53,8 @@ export function explainDirection(v: DirectionVerdict): string {
     return `${dir} of ${who}: allowed from the host (allow-localhost: the node may reach its pods, never via L7)`;
   if (v.verdict === 'denied-l3l4' || (v.audit && v.dropReason)) {
     const prefix = v.audit ? `${dir} of ${who}: AUDIT (would be dropped)` : `${dir} of ${who}: DROPPED`;
-    if (v.dropReason === 'POLICY_DENY') return `${prefix} (POLICY_DENY): denied by ${v.rules.map(formatRef).join(', ')}`;
+    if (v.dropReason === 'POLICY_DENY')
+      return `${prefix} (POLICY_DENY): denied by ${v.rules.map(formatRef).join(', ')}`;
     return `${prefix} (POLICY_DENIED): isolated for ${dir} by ${isolated}; no rule allows this peer and port`;
   }
   const by = v.rules.map(formatRef).join(', ');

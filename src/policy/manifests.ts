@@ -86,7 +86,9 @@ export function clusterFromObjects(objects: KubeObject[]): ManifestCluster {
             name: `${name}-${hash}-${suffix(`${name}-${hash}-${i}`, 5)}`,
             labels: { ...(d.spec?.template?.metadata?.labels ?? {}), 'pod-template-hash': hash },
             ip: '',
-            ...(d.spec?.template?.spec?.serviceAccountName ? { serviceAccount: d.spec.template.spec.serviceAccountName } : {}),
+            ...(d.spec?.template?.spec?.serviceAccountName
+              ? { serviceAccount: d.spec.template.spec.serviceAccountName }
+              : {}),
             ports: namedPorts(d.spec?.template?.spec),
           });
         }
@@ -115,7 +117,8 @@ export function clusterFromObjects(objects: KubeObject[]): ManifestCluster {
     }
   }
   for (const p of pods) if (!namespaces.has(p.namespace)) namespaces.set(p.namespace, {});
-  for (const p of policies) if (p.metadata.namespace && !namespaces.has(p.metadata.namespace)) namespaces.set(p.metadata.namespace, {});
+  for (const p of policies)
+    if (p.metadata.namespace && !namespaces.has(p.metadata.namespace)) namespaces.set(p.metadata.namespace, {});
 
   // Deterministic addresses for pods and services the manifests leave unaddressed.
   const usedPodIps = new Set(pods.map((p) => p.ip).filter(Boolean));
@@ -150,7 +153,12 @@ export function clusterFromObjects(objects: KubeObject[]): ManifestCluster {
 }
 
 /** The pods a Service selects (its backends), with the resolved target port for a service port. */
-export function serviceBackends(cluster: ClusterInput, svc: ServiceInput, port: number, protocol: string): { pod: PodInput; port: number }[] {
+export function serviceBackends(
+  cluster: ClusterInput,
+  svc: ServiceInput,
+  port: number,
+  protocol: string,
+): { pod: PodInput; port: number }[] {
   const sp = svc.ports.find((p) => p.port === port && p.protocol === protocol);
   if (!sp || !svc.selector) return [];
   const out: { pod: PodInput; port: number }[] = [];
@@ -158,7 +166,9 @@ export function serviceBackends(cluster: ClusterInput, svc: ServiceInput, port: 
     if (pod.namespace !== svc.namespace) continue;
     if (!Object.entries(svc.selector).every(([k, v]) => pod.labels[k] === v)) continue;
     const target =
-      typeof sp.targetPort === 'number' ? sp.targetPort : pod.ports.find((p) => p.name === sp.targetPort && p.protocol === sp.protocol)?.port;
+      typeof sp.targetPort === 'number'
+        ? sp.targetPort
+        : pod.ports.find((p) => p.name === sp.targetPort && p.protocol === sp.protocol)?.port;
     if (target !== undefined) out.push({ pod, port: target });
   }
   return out;

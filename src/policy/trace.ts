@@ -52,6 +52,17 @@ export function parsePortProto(s: string): PortProto | string {
   return { port, protocol };
 }
 
+/** The pods whose map state a trace of this flow reads: the source and every destination backend. */
+export function traceEndpoints(cluster: ClusterInput, from: Endpoint, to: Endpoint, pp: PortProto): string[] {
+  const out: string[] = [];
+  if (from.kind === 'pod') out.push(podKey(from.pod));
+  if (to.kind === 'pod') out.push(podKey(to.pod));
+  if (to.kind === 'service')
+    for (const b of serviceBackends(cluster, to.service, pp.port, pp.protocol)) out.push(podKey(b.pod));
+  if (to.kind === 'ip') out.push(...cluster.pods.filter((p) => p.ip === to.ip).map(podKey));
+  return out;
+}
+
 export interface TraceHop {
   /** Post-DNAT destination pod (or the IP). */
   to: string;

@@ -5,7 +5,14 @@ import type { Command } from 'commander';
 import { formatHttpRule } from '../../policy/explain.js';
 import { clusterFromObjects } from '../../policy/manifests.js';
 import { compile } from '../../policy/resolve/compile.js';
-import { computeMatrix, parsePortProto, resolveEndpoint, type TraceResult, traceFlow } from '../../policy/trace.js';
+import {
+  computeMatrix,
+  parsePortProto,
+  resolveEndpoint,
+  type TraceResult,
+  traceEndpoints,
+  traceFlow,
+} from '../../policy/trace.js';
 import { UserError } from '../errors.js';
 import { loadManifests, objectsOf } from '../manifests.js';
 import { checkOutput, printJson } from '../output.js';
@@ -23,8 +30,7 @@ function collect(v: string, prev: string[]): string[] {
 function loadCluster(files: string[]) {
   const loaded = loadManifests(files);
   rejectInvalid(loaded);
-  const { cluster } = clusterFromObjects(objectsOf(loaded));
-  return { cluster, compiled: compile(cluster) };
+  return clusterFromObjects(objectsOf(loaded)).cluster;
 }
 
 function httpOf(o: { httpMethod?: string; httpPath?: string }): { method: string; path: string } | undefined {
@@ -83,11 +89,13 @@ export function registerPolicy(program: Command): void {
       const output = checkOutput(o.output, ['text', 'json'] as const);
       const pp = parsePortProto(o.port);
       if (typeof pp === 'string') throw new UserError(pp);
-      const { cluster, compiled } = loadCluster(o.filename);
+      const cluster = loadCluster(o.filename);
       const from = resolveEndpoint(cluster, o.from, false);
       if (typeof from === 'string') throw new UserError(`--from: ${from}`);
       const to = resolveEndpoint(cluster, o.to, true);
       if (typeof to === 'string') throw new UserError(`--to: ${to}`);
+      // Only the endpoints on this flow's path need their map state.
+      const compiled = compile(cluster, { only: traceEndpoints(cluster, from, to, pp) });
       const t = traceFlow(cluster, compiled, from, to, pp, httpOf(o));
       if (output === 'json') printJson(t);
       else process.stdout.write(`${renderTrace(t)}\n`);
@@ -109,7 +117,7 @@ export function registerPolicy(program: Command): void {
       const output = checkOutput(o.output, ['table', 'json'] as const);
       const pp = parsePortProto(o.port);
       if (typeof pp === 'string') throw new UserError(pp);
-      const { compiled } = loadCluster(o.filename);
+      const compiled = compile(loadCluster(o.filename));
       const http = httpOf(o);
       const m = computeMatrix(compiled, pp, {
         ...(o.namespace ? { namespace: o.namespace } : {}),

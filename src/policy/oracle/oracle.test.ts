@@ -16,9 +16,17 @@ describe('oracle on the shared Cilium semantic cases', () => {
       const flow = flowOfCase(c, f);
       if (typeof flow === 'string') throw new Error(flow);
       const v = oracleVerdict(cluster, flow);
-      return { flow: `${f.from} -> ${f.to} ${f.protocol}/${f.port ?? f.icmp_type ?? ''}`, verdict: v.verdict, dropReason: f.drop_reason ? v.dropReason : undefined };
+      return {
+        flow: `${f.from} -> ${f.to} ${f.protocol}/${f.port ?? f.icmp_type ?? ''}`,
+        verdict: v.verdict,
+        dropReason: f.drop_reason ? v.dropReason : undefined,
+      };
     });
-    const want = (c.expect ?? []).map((f, i) => ({ flow: got[i]!.flow, verdict: f.verdict, dropReason: f.drop_reason }));
+    const want = (c.expect ?? []).map((f, i) => ({
+      flow: got[i]!.flow,
+      verdict: f.verdict,
+      dropReason: f.drop_reason,
+    }));
     expect(got).toEqual(want);
   });
 });

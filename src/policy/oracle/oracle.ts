@@ -132,7 +132,7 @@ function peerMatches(p: Peer, party: Party, ctx: PeerContext): boolean {
       switch (party.kind) {
         // §3.5: Cilium CIDR rules never match pod IPs; K8s ipBlock matches the peer pod's IP (K8s rule 5).
         case 'pod':
-          return inCidrRule(party.ip, p);
+          return p.matchPods && inCidrRule(party.ip, p);
         // §3.3/§3.5: CIDR rules select the local host's own IPs (the host identity carries cidr: labels).
         case 'host':
           return inCidrRule(party.ip, p);
@@ -213,7 +213,9 @@ function judgeDirection(
   const defaultAllow = isolations.every((i) => !i.defaultDeny);
 
   const ctx: PeerContext = {
-    interceptsDns: dir === 'egress' && rules.some((r) => r.verdict === 'allow' && r.ports !== 'all' && r.ports.some((p) => (p.dns?.length ?? 0) > 0)),
+    interceptsDns:
+      dir === 'egress' &&
+      rules.some((r) => r.verdict === 'allow' && r.ports !== 'all' && r.ports.some((p) => (p.dns?.length ?? 0) > 0)),
     dnsCache,
   };
   // Named ports resolve against the destination pod: on ingress the subject's own containers (§1.3), on egress the
@@ -221,7 +223,9 @@ function judgeDirection(
   const dst = dir === 'ingress' ? subject : peer;
   const namedPorts = dst.kind === 'pod' ? dst.pod.ports : [];
   const hits = (verdict: Rule['verdict']): PortHit[] =>
-    rules.filter((r) => r.verdict === verdict && ruleSelectsPeer(r, peer, ctx)).flatMap((r) => portHits(r, flow, namedPorts));
+    rules
+      .filter((r) => r.verdict === verdict && ruleSelectsPeer(r, peer, ctx))
+      .flatMap((r) => portHits(r, flow, namedPorts));
 
   // §3.2.2: any deny covering (peer, proto, port) drops, whatever allows exist.
   if (hits('deny').length > 0) return { verdict: 'denied-l3l4', dropReason: 'POLICY_DENY' };

@@ -30,6 +30,11 @@ export interface CompileOptions {
   allocator?: IdentityAllocator;
   /** Already translated policies (skip translation). */
   translated?: TranslatedPolicy[];
+  /**
+   * Compute the map state of these pods only (`ns/name`); the others are absent from `endpoints`.
+   * A single-flow trace needs two endpoints, not ten thousand.
+   */
+  only?: string[];
 }
 
 const ALL_PORTS: Record<Protocol, [number, number]> = {
@@ -312,9 +317,11 @@ export function compile(cluster: ClusterInput, opts: CompileOptions = {}): Compi
   const endpoints = new Map<string, EndpointPolicy>();
   const pods = new Map<string, PodInput>();
   const sorted = [...cluster.pods].sort((a, b) => (podKey(a) < podKey(b) ? -1 : 1));
+  const only = opts.only ? new Set(opts.only) : undefined;
   for (const pod of sorted) {
     const key = podKey(pod);
     pods.set(key, pod);
+    if (only && !only.has(key)) continue;
     endpoints.set(key, resolver.endpointPolicy(pod, universe.podIdentity.get(key)!));
   }
   return { universe, translated, endpoints, pods, services: cluster.services, peers };
