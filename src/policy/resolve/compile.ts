@@ -3,7 +3,7 @@
  * contract). Endpoints with the same identity and the same container ports share one computed state.
  * Output is deterministic: the same input compiles to byte-identical JSON.
  */
-import type { IdentityAllocator } from '../../identity/allocator.js';
+import { IdentityAllocator } from '../../identity/allocator.js';
 import { FIRST_CLUSTER_IDENTITY, ID_HOST, LAST_CLUSTER_IDENTITY } from '../../identity/reserved.js';
 import { selectorString } from '../../labels/index.js';
 import type { ClusterInput, NamedPort, PodInput, ServiceInput } from '../cluster.js';
@@ -11,13 +11,17 @@ import { podKey } from '../cluster.js';
 import type { Isolation, PortSpec, Rule, TranslatedPolicy } from '../model.js';
 import { translatePolicy } from '../translate/index.js';
 import type { Direction, DirectionState, EndpointPolicy, Protocol, RuleRef, Segment } from '../types.js';
-import { PeerCache } from './peers.js';
+import { type ChangeSet, PeerCache, peerKey } from './peers.js';
 import { type Contribution, sweep } from './segments.js';
 import { buildUniverse, type Universe } from './universe.js';
 
 export interface CompiledCluster {
   universe: Universe;
   translated: TranslatedPolicy[];
+  /** The allocator that numbered the identities (pass it on so numbers stay stable). */
+  allocator: IdentityAllocator;
+  /** Internal: what `previous` needs to recompile incrementally. */
+  memo: { resolver: unknown; policyText: Map<string, { text: string; translated: TranslatedPolicy }> };
   /** podKey → compiled policy. */
   endpoints: Map<string, EndpointPolicy>;
   pods: Map<string, PodInput>;
@@ -35,6 +39,11 @@ export interface CompileOptions {
    * A single-flow trace needs two endpoints, not ten thousand.
    */
   only?: string[];
+  /**
+   * The previous compile of (nearly) the same cluster: unchanged policies keep their translation, identities keep
+   * their numbers, and endpoint states the change cannot affect are reused instead of recomputed.
+   */
+  previous?: CompiledCluster;
 }
 
 const ALL_PORTS: Record<Protocol, [number, number]> = {
@@ -135,11 +144,28 @@ interface Selected {
   isolations: Isolation[];
 }
 
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** A computed direction state with what it was computed from, so a later compile can tell whether it still holds. */
+interface CachedState {
+  state: DirectionState;
+  sel: Selected;
+  /** Keys of every peer the state's rules name (see PeerCache). */
+  peerKeys: string[];
+  /** The state iterated over every pod identity (egress named ports toward any peer). */
+  universeWide: boolean;
+  namedPorts: boolean;
+}
+
 class Resolver {
   /** identity → direction → selecting rules and isolations. */
-  private readonly selected = new Map<number, Record<Direction, Selected>>();
-  private readonly stateCache = new Map<string, DirectionState>();
+  readonly selected = new Map<number, Record<Direction, Selected>>();
+  readonly stateCache = new Map<string, CachedState>();
   private readonly staticContribs = new Map<Rule, Contribution[]>();
+  /** States reused from the previous compile (for tests and benchmarks). */
+  reused = 0;
 
   constructor(
     private readonly u: Universe,
@@ -188,10 +214,36 @@ class Resolver {
     const portsSig = dir === 'ingress' && sel.rules.some(hasNamedPort) ? JSON.stringify(ownPorts) : '';
     const key = `${identity}|${dir}|${portsSig}`;
     const cached = this.stateCache.get(key);
-    if (cached) return cached;
+    if (cached) return cached.state;
     const state = this.computeDirection(sel, ownPorts, dir);
-    this.stateCache.set(key, state);
+    const peerKeys: string[] = [];
+    for (const r of sel.rules) if (r.peers !== 'any') for (const p of r.peers) peerKeys.push(peerKey(p));
+    this.stateCache.set(key, {
+      state,
+      sel,
+      peerKeys,
+      universeWide: dir === 'egress' && sel.rules.some((r) => r.peers === 'any' && hasNamedPort(r)),
+      namedPorts: sel.rules.some(hasNamedPort),
+    });
     return state;
+  }
+
+  /**
+   * Takes over the states of a previous compile that the changes cannot have touched: same selecting rules
+   * (translation reuses unchanged policies' Rule objects), no named peer whose match changed, and nothing that
+   * depends on the whole identity set or on container ports when those changed.
+   */
+  seedFrom(prev: Resolver, changes: ChangeSet): void {
+    for (const [key, c] of prev.stateCache) {
+      const [idText, dir] = key.split('|') as [string, Direction];
+      const sel = this.selected.get(Number(idText))?.[dir];
+      if (!sel || !sameList(sel.rules, c.sel.rules) || !sameList(sel.isolations, c.sel.isolations)) continue;
+      if (c.universeWide && changes.identitiesChanged) continue;
+      if (c.namedPorts && changes.portsChanged) continue;
+      if (c.peerKeys.some((k) => changes.changedPeers.has(k))) continue;
+      this.stateCache.set(key, { ...c, sel });
+      this.reused++;
+    }
   }
 
   private ruleContribs(rule: Rule, named: readonly NamedPort[] | undefined): Contribution[] {
@@ -309,11 +361,30 @@ class Resolver {
   }
 }
 
+function policyKeyOf(p: ClusterInput['policies'][number]): string {
+  return `${p.kind}/${p.metadata.namespace ?? ''}/${p.metadata.name ?? ''}`;
+}
+
 export function compile(cluster: ClusterInput, opts: CompileOptions = {}): CompiledCluster {
-  const translated = opts.translated ?? cluster.policies.map(translatePolicy);
-  const universe = buildUniverse(cluster, translated, opts.allocator);
+  const prev = opts.previous;
+  const policyText = new Map<string, { text: string; translated: TranslatedPolicy }>();
+  let translated: TranslatedPolicy[];
+  if (opts.translated) translated = opts.translated;
+  else {
+    translated = cluster.policies.map((p) => {
+      const key = policyKeyOf(p);
+      const text = JSON.stringify(p);
+      const old = prev?.memo.policyText.get(key);
+      const t = old && old.text === text ? old.translated : translatePolicy(p);
+      policyText.set(key, { text, translated: t });
+      return t;
+    });
+  }
+  const allocator = opts.allocator ?? prev?.allocator ?? new IdentityAllocator();
+  const universe = buildUniverse(cluster, translated, allocator);
   const peers = new PeerCache(universe, cluster.services);
   const resolver = new Resolver(universe, peers, translated);
+  if (prev) resolver.seedFrom(prev.memo.resolver as Resolver, peers.seedFrom(prev.peers, prev.universe));
   const endpoints = new Map<string, EndpointPolicy>();
   const pods = new Map<string, PodInput>();
   const sorted = [...cluster.pods].sort((a, b) => (podKey(a) < podKey(b) ? -1 : 1));
@@ -324,7 +395,21 @@ export function compile(cluster: ClusterInput, opts: CompileOptions = {}): Compi
     if (only && !only.has(key)) continue;
     endpoints.set(key, resolver.endpointPolicy(pod, universe.podIdentity.get(key)!));
   }
-  return { universe, translated, endpoints, pods, services: cluster.services, peers };
+  return {
+    universe,
+    translated,
+    allocator,
+    memo: { resolver, policyText },
+    endpoints,
+    pods,
+    services: cluster.services,
+    peers,
+  };
+}
+
+/** How many endpoint direction states the last compile took over from `previous` (for benchmarks and tests). */
+export function reusedStates(c: CompiledCluster): number {
+  return (c.memo.resolver as Resolver).reused;
 }
 
 export type { Segment };

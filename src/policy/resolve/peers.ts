@@ -14,7 +14,7 @@ import {
   selectorString,
 } from '../../labels/index.js';
 import { type Cidr, cidrContains, cidrContainsIp, parseCidr, parseIp } from '../../util/ip.js';
-import type { ServiceInput } from '../cluster.js';
+import type { PodInput, ServiceInput } from '../cluster.js';
 import type { Peer } from '../model.js';
 import { fqdnMatches } from './fqdn.js';
 import { identityOfIp, type Universe } from './universe.js';
@@ -27,6 +27,13 @@ export interface PeerMatch {
   allPods: boolean;
   /** The reserved and CIDR identities among `ids` (what remains to expand when `allPods`). */
   nonPodIds: number[];
+}
+
+/** What changed between two compiles, as far as cached endpoint states care. */
+export interface ChangeSet {
+  changedPeers: Set<string>;
+  identitiesChanged: boolean;
+  portsChanged: boolean;
 }
 
 export function peerKey(p: Peer): string {
@@ -44,6 +51,8 @@ export function peerKey(p: Peer): string {
 
 export class PeerCache {
   private readonly cache = new Map<string, PeerMatch>();
+  /** The peer object behind each cache key (to re-match it against a changed universe). */
+  private readonly peerOf = new Map<string, Peer>();
   private readonly byObject = new WeakMap<Peer, PeerMatch>();
   private readonly podIds: number[];
   private readonly podIdSet: Set<number>;
@@ -62,18 +71,64 @@ export class PeerCache {
     const key = peerKey(p);
     let m = this.cache.get(key);
     if (!m) {
+      this.peerOf.set(key, p);
       const { ids, ips } = this.compute(p);
-      const podSet = this.podIdSet;
-      m = {
-        ids,
-        ips,
-        allPods: this.podIds.length > 0 && this.podIds.every((id) => ids.has(id)),
-        nonPodIds: [...ids].filter((id) => !podSet.has(id)),
-      };
+      m = this.finish(ids, ips);
       this.cache.set(key, m);
     }
     this.byObject.set(p, m);
     return m;
+  }
+
+  /**
+   * Re-matches every peer of a previous cache against this universe, testing only the identities that appeared
+   * (label selectors) and recomputing the IP-based kinds, and returns what changed for the resolver.
+   */
+  seedFrom(prev: PeerCache, prevUniverse: Universe): ChangeSet {
+    const added = this.u.identities.filter((i) => !prevUniverse.byId.has(i.id));
+    const removed = new Set(prevUniverse.identities.filter((i) => !this.u.byId.has(i.id)).map((i) => i.id));
+    const changedPeers = new Set<string>();
+    const sameIps =
+      sameKeys(prevUniverse.podByIp, this.u.podByIp) &&
+      [...this.u.podByIp].every(
+        ([ip, pod]) => prevUniverse.podByIp.get(ip) === pod || samePod(prevUniverse.podByIp.get(ip), pod),
+      );
+    for (const [key, old] of prev.cache) {
+      const p = prev.peerOf.get(key)!;
+      let ids: Set<number>;
+      let ips: Set<string>;
+      if (p.kind === 'endpoints') {
+        ids = new Set([...old.ids].filter((id) => !removed.has(id)));
+        for (const i of added) if (selectorMatches(p.selector, i.labels)) ids.add(i.id);
+        ips = old.ips;
+      } else ({ ids, ips } = this.compute(p));
+      const m = this.finish(ids, ips);
+      this.cache.set(key, m);
+      this.peerOf.set(key, p);
+      if (!sameSet(old.ids, m.ids) || !sameSet(old.ips, m.ips) || old.allPods !== m.allPods) changedPeers.add(key);
+    }
+    const portsSig = (u: Universe) =>
+      new Map(
+        u.identities
+          .filter((i) => i.kind === 'pod')
+          .map((i) => [i.id, JSON.stringify([i.namedPorts, i.uniformPorts, i.pods.map((x) => x.ip)])]),
+      );
+    const before = portsSig(prevUniverse);
+    const portsChanged = [...portsSig(this.u)].some(([id, sig]) => before.has(id) && before.get(id) !== sig);
+    return {
+      changedPeers,
+      identitiesChanged: added.length > 0 || removed.size > 0 || !sameIps,
+      portsChanged: portsChanged || !sameIps,
+    };
+  }
+
+  private finish(ids: Set<number>, ips: Set<string>): PeerMatch {
+    return {
+      ids,
+      ips,
+      allPods: this.podIds.length > 0 && this.podIds.every((id) => ids.has(id)),
+      nonPodIds: [...ids].filter((id) => !this.podIdSet.has(id)),
+    };
   }
 
   private compute(p: Peer): Pick<PeerMatch, 'ids' | 'ips'> {
@@ -143,4 +198,20 @@ import { LabelSet } from '../../labels/labels.js';
 
 function labelSetOf(rec: Record<string, string>): LabelSet {
   return LabelSet.fromRecord(SOURCE_K8S, rec);
+}
+
+function sameSet<T>(a: Set<T>, b: Set<T>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}
+
+function sameKeys<K, V>(a: Map<K, V>, b: Map<K, V>): boolean {
+  if (a.size !== b.size) return false;
+  for (const k of a.keys()) if (!b.has(k)) return false;
+  return true;
+}
+
+function samePod(a: PodInput | undefined, b: PodInput): boolean {
+  return !!a && a.namespace === b.namespace && a.name === b.name;
 }
