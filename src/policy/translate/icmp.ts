@@ -1,20 +1,5 @@
-/** ICMPv4 type names Cilium accepts in `icmps[].fields[].type` (pkg/policy/api/icmp.go). */
-const ICMPV4_TYPES: Record<string, number> = {
-  EchoReply: 0,
-  DestinationUnreachable: 3,
-  Redirect: 5,
-  Echo: 8,
-  EchoRequest: 8,
-  RouterAdvertisement: 9,
-  RouterSelection: 10,
-  TimeExceeded: 11,
-  ParameterProblem: 12,
-  Timestamp: 13,
-  TimestampReply: 14,
-  Photuris: 40,
-  ExtendedEchoRequest: 42,
-  ExtendedEchoReply: 43,
-};
+/** ICMPv4 type of a Cilium `icmps[].fields[].type` (a number or Cilium's CamelCase name). */
+import { ICMPV4_TYPE_NAMES } from '../../validation/cilium-policy.js';
 
 export function icmpTypeNumber(t: number | string | undefined): number | undefined {
   if (t === undefined) return undefined;
@@ -23,9 +8,9 @@ export function icmpTypeNumber(t: number | string | undefined): number | undefin
     const n = Number(t);
     return n <= 255 ? n : undefined;
   }
-  return ICMPV4_TYPES[t];
+  return ICMPV4_TYPE_NAMES[t];
 }
 
 export function icmpTypeName(n: number): string | undefined {
-  return Object.entries(ICMPV4_TYPES).find(([, v]) => v === n)?.[0];
+  return Object.entries(ICMPV4_TYPE_NAMES).find(([, v]) => v === n)?.[0];
 }
