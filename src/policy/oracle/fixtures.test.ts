@@ -60,5 +60,21 @@ describe('kept fuzz cases (testdata/fuzz)', () => {
     resolverIt(f.knownBug ? `resolver (open bug: ${f.knownBug})` : 'resolver', () => {
       expect(summary(evaluateFlow(compile(f.cluster), f.flow))).toEqual(summary(f.expected));
     });
+
+    // The signature differential.test.ts uses to attribute random flows to the bug must recognise its own fixture.
+    if (f.knownBug) {
+      const bug = f.knownBug;
+      it(`the signature of ${bug} explains this case`, () => {
+        const compiled = compile(f.cluster);
+        const oracle = oracleVerdict(f.cluster, f.flow);
+        const resolver = evaluateFlow(compiled, f.flow);
+        const differs = (dir: 'egress' | 'ingress') =>
+          JSON.stringify(summary(oracle[dir] ?? { verdict: 'not-applicable' })) !==
+          JSON.stringify(summary(resolver[dir]));
+        const where = differs('egress') ? 'egress' : differs('ingress') ? 'ingress' : 'flow';
+        const d = { cluster: f.cluster, compiled, flow: f.flow, oracle, resolver, where } as const;
+        expect(KNOWN_RESOLVER_BUGS[bug]?.explains(d)).toBe(true);
+      });
+    }
   });
 });

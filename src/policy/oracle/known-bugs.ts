@@ -7,8 +7,7 @@
  *   2. add an entry below whose `explains` recognises exactly that disagreement — differential.test.ts still compares
  *      every random flow, counts the ones this bug explains and prints the count after each run;
  *   3. when the fix lands, the fixture's `it.fails` turns red: drop `knownBug` from the fixture and the entry here.
- * Three earlier finds (testdata/fuzz/resolver-{overlap,egress-*}.json) were fixed in 13bcd2d and are plain
- * regression fixtures now.
+ * Every earlier find (testdata/fuzz/resolver-*.json) is fixed and is a plain regression fixture now.
  */
 import type { ClusterInput } from '../cluster.js';
 import type { CompiledCluster } from '../resolve/compile.js';
@@ -40,19 +39,4 @@ function same(a: OracleVerdict | undefined, b: { verdict: string; dropReason?: s
   return va.verdict === b.verdict && (va.verdict !== 'denied-l3l4' || va.dropReason === b.dropReason);
 }
 
-export const KNOWN_RESOLVER_BUGS: Record<string, KnownResolverBug> = {
-  'ingress-named-port-non-pod-peers': {
-    fixture: 'resolver-ingress-named-port-lost-for-non-pod-peers',
-    description:
-      'resolve/compile.ts computeDirection: for a peer that matches every pod (PeerMatch.allPods) the rule goes to the ' +
-      'pods level and the remaining non-pod identities get ruleContribs(rule, undefined); on ingress that resolves ' +
-      "named ports against nothing instead of the subject's own container ports (§1.3), so world (or any non-pod " +
-      'peer such a selector matches, e.g. a CCNP `io.kubernetes.pod.namespace NotIn [...]`) loses the named-port allow.',
-    // Exactly the bug's effect for a non-pod source: the destination's named ports resolve to nothing.
-    explains: (d) => {
-      if (d.where !== 'ingress' || d.compiled.universe.podByIp.has(d.flow.srcIp)) return false;
-      const pods = d.cluster.pods.map((p) => (p.ip === d.flow.dstIp ? { ...p, ports: [] } : p));
-      return same(oracleVerdict({ ...d.cluster, pods }, d.flow).ingress, d.resolver.ingress);
-    },
-  },
-};
+export const KNOWN_RESOLVER_BUGS: Record<string, KnownResolverBug> = {};

@@ -242,3 +242,17 @@ describe('compiled output', () => {
     expect(c.universe.podIdentity.get('default/ds-1')).toBeGreaterThanOrEqual(256);
   });
 });
+
+describe('entities on an IPv4-only node', () => {
+  it.each([
+    ['world', '203.0.113.9', 'allowed'],
+    ['world-ipv4', '203.0.113.9', 'allowed'],
+    ['world-ipv6', '203.0.113.9', 'denied-l3l4/POLICY_DENIED'],
+    ['cluster', '203.0.113.9', 'denied-l3l4/POLICY_DENIED'],
+    ['cluster', '10.244.0.11', 'allowed'],
+    ['all', '203.0.113.9', 'allowed'],
+  ])('toEntities [%s] -> %s', (entity, dst, want) => {
+    const p = cnp('e', { endpointSelector: { matchLabels: { class: 'xwing' } }, egress: [{ toEntities: [entity] }] });
+    expect(verdict([p], flow(xw.ip, dst, 443))).toBe(want);
+  });
+});

@@ -61,6 +61,18 @@ export function entityPeers(entity: string): Peer[] {
           selector: makeSelector([{ source: SOURCE_K8S, key: LABEL_CLUSTER, op: 'In', values: [CLUSTER_NAME] }]),
         },
       ];
+    case 'world-ipv4':
+      // podwall nodes are IPv4-only: plain world traffic (identity 2, reserved:world) is IPv4 world too.
+      return [
+        { kind: 'endpoints', selector: reserved('world-ipv4') },
+        {
+          kind: 'endpoints',
+          selector: makeSelector([
+            { source: SOURCE_RESERVED, key: 'world', op: 'Exists', values: [] },
+            { source: SOURCE_RESERVED, key: 'world-ipv6', op: 'DoesNotExist', values: [] },
+          ]),
+        },
+      ];
     default:
       return [{ kind: 'endpoints', selector: reserved(entity) }];
   }
