@@ -12,7 +12,7 @@
 import type { ClusterInput } from '../cluster.js';
 import type { CompiledCluster } from '../resolve/compile.js';
 import type { Direction, Flow, FlowVerdict } from '../types.js';
-import { type OracleFlowVerdict, type OracleVerdict, oracleVerdict } from './oracle.js';
+import type { OracleFlowVerdict, OracleVerdict } from './oracle.js';
 
 /** One disagreement between the compiled map state and the oracle. */
 export interface Disagreement {
@@ -34,7 +34,8 @@ export interface KnownResolverBug {
   explains(d: Disagreement): boolean;
 }
 
-function same(a: OracleVerdict | undefined, b: { verdict: string; dropReason?: string }): boolean {
+/** For bug signatures: does one side's oracle verdict equal the resolver's? */
+export function sameVerdict(a: OracleVerdict | undefined, b: { verdict: string; dropReason?: string }): boolean {
   const va = a ?? { verdict: 'not-applicable' };
   return va.verdict === b.verdict && (va.verdict !== 'denied-l3l4' || va.dropReason === b.dropReason);
 }

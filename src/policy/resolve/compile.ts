@@ -293,7 +293,8 @@ class Resolver {
         const perPeerPorts = dir === 'egress' && hasNamedPort(rule);
         if (m.allPods && !perPeerPorts) {
           podLevel.push(...this.ruleContribs(rule, ownPorts));
-          for (const id of m.nonPodIds) push(byId, id, this.ruleContribs(rule, namedFor(this.u.byId.get(id)?.namedPorts ?? [])));
+          for (const id of m.nonPodIds)
+            push(byId, id, this.ruleContribs(rule, namedFor(this.u.byId.get(id)?.namedPorts ?? [])));
         } else {
           for (const id of m.ids) {
             const ident = this.u.byId.get(id);
