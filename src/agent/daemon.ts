@@ -10,7 +10,11 @@ import type { NodeBackend } from '../apiserver/node-backend.js';
 import { type ApiServer, startApiServer } from '../apiserver/server.js';
 import { SqliteStore } from '../apiserver/storage.js';
 import { KubeClient, loadKubeconfig } from '../kube/client.js';
+// issue 6 (enforcement): policy enforcement, L7 proxy and flow events on the node.
+import { createEnforcementComponent } from './enforcement/index.js';
 import { homePaths, writeState } from './lifecycle.js';
+// issue 5 (workloads): the node and its controllers are the default components.
+import { workloadComponentFactories } from './workloads/index.js';
 
 export const PODWALL_VERSION = '0.1.0';
 const DEFAULT_PORT = 6443;
@@ -33,6 +37,11 @@ export interface ComponentContext {
 
 export interface DaemonComponent {
   name: string;
+  /**
+   * issue 5 (workloads): set by a node that finalizes pod deletion; the apiserver then keeps a deleted pod that is
+   * bound to a node Terminating (deletionTimestamp) until the node removes it (RegistryOptions.gracefulPodDeletion).
+   */
+  readonly finalizesPods?: boolean;
   start(ctx: ComponentContext): Promise<void>;
   stop(): Promise<void>;
   status?(): ComponentStatus;
@@ -64,7 +73,12 @@ export interface Daemon {
  * Components started after the apiserver, in order. Later issues append theirs here (or pass
  * `components` explicitly): e.g. the Deployment/ReplicaSet controllers, the pod runtime, the policy agent.
  */
-export const DEFAULT_COMPONENTS: (() => DaemonComponent)[] = [];
+export const DEFAULT_COMPONENTS: (() => DaemonComponent)[] = [
+  // issue 5 (workloads): node (scheduler + kubelet), ReplicaSet, Deployment, endpoints controllers, cluster DNS.
+  ...workloadComponentFactories(),
+  // issue 6 (enforcement): informers → policy engine → nftables, the L7 proxy, NFLOG flow events, observe API.
+  () => createEnforcementComponent(),
+];
 
 function readConfiguredPort(configFile: string): number | undefined {
   try {
@@ -91,23 +105,31 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const pki = ensurePki(p.pkiDir);
   const store = new SqliteStore({ path: p.db });
   const wanted = opts.port ?? readConfiguredPort(p.configFile) ?? DEFAULT_PORT;
+  // issue 5 (workloads): components are built before the apiserver, which needs to know whether a node finalizes pods.
+  const components = opts.components ?? DEFAULT_COMPONENTS.map((f) => f());
+  const gracefulPodDeletion = components.some((c) => c.finalizesPods === true);
   let apiserver: ApiServer;
   try {
-    apiserver = await startApiServer({ store, pki, port: wanted, log: (l) => log(`apiserver: ${l}`) });
+    apiserver = await startApiServer({
+      store,
+      pki,
+      port: wanted,
+      gracefulPodDeletion,
+      log: (l) => log(`apiserver: ${l}`),
+    });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || opts.port !== undefined) {
       store.close();
       throw e;
     }
     log(`port ${wanted} is in use; picking a free port`);
-    apiserver = await startApiServer({ store, pki, port: 0, log: (l) => log(`apiserver: ${l}`) });
+    apiserver = await startApiServer({ store, pki, port: 0, gracefulPodDeletion, log: (l) => log(`apiserver: ${l}`) });
   }
   writeFileSync(p.configFile, `${JSON.stringify({ apiPort: apiserver.port }, null, 2)}\n`);
   writeFileSync(p.kubeconfig, renderKubeconfig({ server: apiserver.url, pki }), { mode: 0o600 });
   log(`apiserver listening on ${apiserver.url}`);
 
   const client = new KubeClient(loadKubeconfig({ path: p.kubeconfig }));
-  const components = opts.components ?? DEFAULT_COMPONENTS.map((f) => f());
   const started: DaemonComponent[] = [];
   const ctx: ComponentContext = {
     home: opts.home,

@@ -13,10 +13,17 @@ import { kubectlBinary, REPO, removeHome, runKubectl } from '../apiserver/e2e/ha
 import { hostState, stopDaemon } from './lifecycle.js';
 
 const MAIN = join(REPO, 'dist/src/cli/main.js');
+// issue 5 (workloads): `up` runs a node; keep its pods on a test CIDR with a test netns prefix, routed to cluster ranges only.
+const NODE_ENV = {
+  ...process.env,
+  PODWALL_POD_CIDR: '10.244.212.0/24',
+  PODWALL_NETNS_PREFIX: `pw-l${Math.random().toString(16).slice(2, 6)}-`,
+  PODWALL_POD_ROUTES: '10.96.0.0/12',
+};
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { timeout: 90_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [MAIN, ...args], { timeout: 90_000, env: NODE_ENV }, (err, stdout, stderr) => {
       const code = err
         ? typeof (err as { code?: unknown }).code === 'number'
           ? (err as { code: number }).code
@@ -79,7 +86,10 @@ describe('podwall up / status / down', () => {
     expect(up.stdout).toContain(`export KUBECONFIG=${join(home, 'kubeconfig')}`);
     const during = hostState(home);
     expect(during.processes).toHaveLength(1);
-    expect(during.runtimeFiles.sort()).toEqual([join(home, 'run/daemon.json'), join(home, 'run/podwall.pid')]);
+    // issue 5/6: agent components may add runtime files (the enforcement's run/observer.sock); down removes run/.
+    expect(during.runtimeFiles).toEqual(
+      expect.arrayContaining([join(home, 'run/daemon.json'), join(home, 'run/podwall.pid')]),
+    );
     expect(await portOpen(port)).toBe(true);
 
     const again = await cli(['up', '--home', home]);
@@ -104,11 +114,13 @@ describe('podwall up / status / down', () => {
     expect(report.running).toBe(true);
     expect(report.versions.kubernetes).toMatch(/^v1\.32\./);
     expect(report.counts.namespaces).toBe(4);
-    expect(report.components.map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([
+    // issue 5/6: the agent components (node, controllers, DNS, enforcement) follow daemon, apiserver and store.
+    expect(report.components.slice(0, 3).map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([
       ['daemon', true],
       ['apiserver', true],
       ['store', true],
     ]);
+    expect(report.components.every((c: { ok: boolean }) => c.ok)).toBe(true);
     const text = await cli(['status', '--home', home]);
     expect(text.stdout).toMatch(/^apiserver:\s+OK/m);
     expect(text.stdout).toMatch(/^uptime:\s+\d+/m);

@@ -6,6 +6,10 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
+// issue 6 (enforcement): the nft table and TPROXY ip rule/route a crashed daemon left are removed by `down`.
+import { ENFORCEMENT_CLEANER } from './enforcement/cleaner.js';
+// issue 5 (workloads): the node's pods (netns, veth, routes, /etc/netns) are removed by `down`.
+import { nodeHostCleaner } from './workloads/host-cleaner.js';
 
 export const DEFAULT_HOME = '/var/lib/podwall';
 
@@ -162,7 +166,7 @@ export interface HostCleaner {
 }
 
 /** Host cleaners run by `podwall down`; the node/datapath issues add netns, links and nft table cleaners here. */
-export const HOST_CLEANERS: HostCleaner[] = [];
+export const HOST_CLEANERS: HostCleaner[] = [nodeHostCleaner, ENFORCEMENT_CLEANER];
 
 /** Stops the daemon (SIGTERM, then SIGKILL after `timeoutMs`) and removes runtime files. Returns what it did. */
 export async function stopDaemon(home: string, timeoutMs = 10_000): Promise<string[]> {

@@ -156,14 +156,33 @@ export class ContainerSupervisor {
       return;
     }
     const gone = new Promise<void>((r) => this.exitWaiters.push(r));
+    if (!this.child) {
+      // An adopted process is not our child: no 'exit' event comes, so keep polling /proc for its end
+      // (clearTimers above stopped the adoption poll; without this the full grace period was always waited).
+      this.pollTimer = setInterval(() => {
+        if (this.pid !== undefined && !isSameProcess(this.pid, this.pidStart)) this.onExit(null, null, true);
+      }, 50);
+    }
     this.signal('SIGTERM');
+    // The timers are cleared once the race is decided: a pending grace timer kept the daemon alive for up to the
+    // grace period after every pod removal.
+    let timer: NodeJS.Timeout | undefined;
     const killed = await Promise.race([
       gone.then(() => false),
-      new Promise<boolean>((r) => setTimeout(() => r(true), graceMs)),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(true), graceMs);
+      }),
     ]);
+    clearTimeout(timer);
     if (killed && this.pid !== undefined) {
       this.signal('SIGKILL');
-      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+      await Promise.race([
+        gone,
+        new Promise((r) => {
+          timer = setTimeout(r, 5000);
+        }),
+      ]);
+      clearTimeout(timer);
     }
   }
 
