@@ -94,21 +94,21 @@ export function registerStatus(program: Command): void {
       if (output === 'json') printJson(r);
       else {
         const lines: string[] = [];
-        for (const c of r.components) lines.push(`${`${c.name}:`.padEnd(18)}${c.ok ? 'OK' : 'error'}   ${c.message}`);
+        for (const c of r.components) lines.push(`${`${c.name}:`.padEnd(24)}${c.ok ? 'OK' : 'error'}   ${c.message}`);
         if (r.counts) {
-          lines.push(`${'namespaces:'.padEnd(18)}${r.counts.namespaces}`);
-          lines.push(`${'pods:'.padEnd(18)}${r.counts.pods}`);
-          lines.push(`${'services:'.padEnd(18)}${r.counts.services}`);
+          lines.push(`${'namespaces:'.padEnd(24)}${r.counts.namespaces}`);
+          lines.push(`${'pods:'.padEnd(24)}${r.counts.pods}`);
+          lines.push(`${'services:'.padEnd(24)}${r.counts.services}`);
           const pol =
             r.counts.networkpolicies + r.counts.ciliumnetworkpolicies + r.counts.ciliumclusterwidenetworkpolicies;
           lines.push(
-            `${'policies:'.padEnd(18)}${pol} (NetworkPolicy ${r.counts.networkpolicies}, CiliumNetworkPolicy ${r.counts.ciliumnetworkpolicies}, CiliumClusterwideNetworkPolicy ${r.counts.ciliumclusterwidenetworkpolicies})`,
+            `${'policies:'.padEnd(24)}${pol} (NetworkPolicy ${r.counts.networkpolicies}, CiliumNetworkPolicy ${r.counts.ciliumnetworkpolicies}, CiliumClusterwideNetworkPolicy ${r.counts.ciliumclusterwidenetworkpolicies})`,
           );
         }
         lines.push(
-          `${'versions:'.padEnd(18)}podwall ${r.versions.podwall}, kubernetes ${r.versions.kubernetes ?? '-'}, node ${r.versions.node}`,
+          `${'versions:'.padEnd(24)}podwall ${r.versions.podwall}, kubernetes ${r.versions.kubernetes ?? '-'}, node ${r.versions.node}`,
         );
-        if (r.uptimeSeconds !== undefined) lines.push(`${'uptime:'.padEnd(18)}${formatUptime(r.uptimeSeconds)}`);
+        if (r.uptimeSeconds !== undefined) lines.push(`${'uptime:'.padEnd(24)}${formatUptime(r.uptimeSeconds)}`);
         process.stdout.write(`${lines.join('\n')}\n`);
       }
       process.exitCode = r.running ? 0 : 1;
