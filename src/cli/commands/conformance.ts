@@ -1,12 +1,15 @@
 /**
  * `podwall conformance run PATH...`: runs the shared suite formats offline through the policy engine
  * (a Kubernetes NetworkPolicy suite directory with model.yaml + cases/, single case files, or a Cilium cases.yaml).
+ * `--live` runs the same suites against the running node through its API (src/conformance-live).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { parse } from 'yaml';
+import { homePaths, resolveHome } from '../../agent/lifecycle.js';
 import type { KubeObject } from '../../api/types.js';
+import { RefusedError, runLive, SuiteFileError } from '../../conformance-live/index.js';
 import { type CiliumSuite, runCiliumSuite } from '../../policy/conformance/cilium.js';
 import { type K8sCase, type K8sModel, runK8sCase } from '../../policy/conformance/k8s.js';
 import { emptyResult, mergeResults, type SuiteResult } from '../../policy/conformance/result.js';
@@ -83,6 +86,27 @@ export function renderResult(r: SuiteResult): string {
   return lines.join('\n');
 }
 
+/** `--live`: the running node's kubeconfig (KUBECONFIG, else $PODWALL_HOME/kubeconfig); progress on stderr. */
+async function runLiveCommand(paths: string[], concurrency: number): Promise<SuiteResult> {
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new UserError('--concurrency must be a positive integer');
+  const kubeconfig = process.env.KUBECONFIG || homePaths(resolveHome()).kubeconfig;
+  if (!existsSync(kubeconfig))
+    throw new UserError(`no kubeconfig at ${kubeconfig}: start a node with "podwall up" (or set KUBECONFIG)`);
+  try {
+    return await runLive(paths, {
+      kubeconfig,
+      concurrency,
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+  } catch (e) {
+    if (e instanceof RefusedError || e instanceof SuiteFileError) throw new UserError(e.message);
+    if ((e as { code?: string }).code === 'ECONNREFUSED')
+      throw new UserError(`cannot reach the API server of ${kubeconfig}: is the node running (podwall up)?`);
+    throw e;
+  }
+}
+
 export function registerConformance(program: Command): void {
   const conf = program.command('conformance').description('run conformance suites');
   conf
@@ -92,15 +116,16 @@ export function registerConformance(program: Command): void {
     )
     .argument('<path...>', 'suite directories or case files')
     .option('-o, --output <format>', 'text or json', 'text')
-    .option('--live', 'probe through the running node instead of offline')
-    .action((paths: string[], o: { output: string; live?: boolean }) => {
+    .option('--live', 'probe through the running node (podwall up; KUBECONFIG or $PODWALL_HOME/kubeconfig)')
+    .option('--concurrency <n>', 'live: probes in flight at once', '8')
+    .action(async (paths: string[], o: { output: string; live?: boolean; concurrency: string }) => {
       const output = checkOutput(o.output, ['text', 'json'] as const);
-      if (o.live)
-        throw new UserError(
-          '--live needs a running node (podwall up) with enforcement; it is not available in this build yet',
-        );
-      const results = paths.map(runPath);
-      const r = results.length === 1 ? results[0]! : mergeResults(paths.join(','), results);
+      let r: SuiteResult;
+      if (o.live) r = await runLiveCommand(paths, Number(o.concurrency));
+      else {
+        const results = paths.map(runPath);
+        r = results.length === 1 ? results[0]! : mergeResults(paths.join(','), results);
+      }
       if (output === 'json') printJson(r);
       else process.stdout.write(`${renderResult(r)}\n`);
       process.exitCode = r.checks.failed === 0 && r.cases.failed === 0 ? 0 : 1;
