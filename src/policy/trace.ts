@@ -63,6 +63,21 @@ export function traceEndpoints(cluster: ClusterInput, from: Endpoint, to: Endpoi
   return out;
 }
 
+/**
+ * The policies that can decide a flow between these pods: NetworkPolicies and CiliumNetworkPolicies only ever select
+ * pods of their own namespace, so those of other namespaces are left out (cluster-wide policies always stay).
+ * Verdicts and attribution are unchanged; a one-shot trace then translates a fraction of a large policy set.
+ */
+export function policiesForPods(cluster: ClusterInput, pods: string[]): ClusterInput {
+  const namespaces = new Set(pods.map((k) => k.split('/')[0]));
+  return {
+    ...cluster,
+    policies: cluster.policies.filter(
+      (p) => p.kind === 'CiliumClusterwideNetworkPolicy' || namespaces.has(p.metadata.namespace ?? 'default'),
+    ),
+  };
+}
+
 export interface TraceHop {
   /** Post-DNAT destination pod (or the IP). */
   to: string;

@@ -8,6 +8,7 @@ import { compile } from '../../policy/resolve/compile.js';
 import {
   computeMatrix,
   parsePortProto,
+  policiesForPods,
   resolveEndpoint,
   type TraceResult,
   traceEndpoints,
@@ -95,7 +96,8 @@ export function registerPolicy(program: Command): void {
       const to = resolveEndpoint(cluster, o.to, true);
       if (typeof to === 'string') throw new UserError(`--to: ${to}`);
       // Only the endpoints on this flow's path need their map state.
-      const compiled = compile(cluster, { only: traceEndpoints(cluster, from, to, pp) });
+      const onPath = traceEndpoints(cluster, from, to, pp);
+      const compiled = compile(policiesForPods(cluster, onPath), { only: onPath });
       const t = traceFlow(cluster, compiled, from, to, pp, httpOf(o));
       if (output === 'json') printJson(t);
       else process.stdout.write(`${renderTrace(t)}\n`);

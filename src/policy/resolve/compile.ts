@@ -21,7 +21,7 @@ export interface CompiledCluster {
   /** The allocator that numbered the identities (pass it on so numbers stay stable). */
   allocator: IdentityAllocator;
   /** Internal: what `previous` needs to recompile incrementally. */
-  memo: { resolver: unknown; policyText: Map<string, { text: string; translated: TranslatedPolicy }> };
+  memo: { resolver: unknown; policyText: Map<string, PolicyMemo> };
   /** podKey → compiled policy. */
   endpoints: Map<string, EndpointPolicy>;
   pods: Map<string, PodInput>;
@@ -362,22 +362,43 @@ class Resolver {
   }
 }
 
+/** What an incremental compile remembers of a policy object. */
+interface PolicyMemo {
+  obj: ClusterInput['policies'][number];
+  text?: string;
+  translated: TranslatedPolicy;
+}
+
+function textOf(m: PolicyMemo): string {
+  m.text ??= JSON.stringify(m.obj);
+  return m.text;
+}
+
 function policyKeyOf(p: ClusterInput['policies'][number]): string {
   return `${p.kind}/${p.metadata.namespace ?? ''}/${p.metadata.name ?? ''}`;
 }
 
 export function compile(cluster: ClusterInput, opts: CompileOptions = {}): CompiledCluster {
   const prev = opts.previous;
-  const policyText = new Map<string, { text: string; translated: TranslatedPolicy }>();
+  const policyText = new Map<string, PolicyMemo>();
   let translated: TranslatedPolicy[];
   if (opts.translated) translated = opts.translated;
   else {
     translated = cluster.policies.map((p) => {
       const key = policyKeyOf(p);
-      const text = JSON.stringify(p);
       const old = prev?.memo.policyText.get(key);
-      const t = old && old.text === text ? old.translated : translatePolicy(p);
-      policyText.set(key, { text, translated: t });
+      // The same object is the same policy (inputs are treated as immutable); otherwise compare the text, computed
+      // only when there is something to compare with.
+      if (old && (old.obj === p || textOf(old) === JSON.stringify(p))) {
+        policyText.set(key, {
+          obj: p,
+          ...(old.obj === p && old.text ? { text: old.text } : {}),
+          translated: old.translated,
+        });
+        return old.translated;
+      }
+      const t = translatePolicy(p);
+      policyText.set(key, { obj: p, translated: t });
       return t;
     });
   }
