@@ -3,73 +3,33 @@
  * (a Kubernetes NetworkPolicy suite directory with model.yaml + cases/, single case files, or a Cilium cases.yaml).
  * `--live` runs the same suites against the running node through its API (src/conformance-live).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { parse } from 'yaml';
 import { homePaths, resolveHome } from '../../agent/lifecycle.js';
 import type { KubeObject } from '../../api/types.js';
-import { RefusedError, runLive, SuiteFileError } from '../../conformance-live/index.js';
-import { type CiliumSuite, runCiliumSuite } from '../../policy/conformance/cilium.js';
-import { type K8sCase, type K8sModel, runK8sCase } from '../../policy/conformance/k8s.js';
+import { type LoadedSuite, loadSuite, RefusedError, runLive, SuiteFileError } from '../../conformance-live/index.js';
+import { runCiliumSuite } from '../../policy/conformance/cilium.js';
+import { runK8sCase } from '../../policy/conformance/k8s.js';
 import { emptyResult, mergeResults, type SuiteResult } from '../../policy/conformance/result.js';
 import { UserError } from '../errors.js';
 import { checkOutput, printJson } from '../output.js';
 import { validationMessages } from './validate.js';
 
-function readYaml(file: string): unknown {
-  try {
-    return parse(readFileSync(file, 'utf8'), { maxAliasCount: -1 });
-  } catch (e) {
-    throw new UserError(`${file}: ${(e as Error).message}`);
-  }
-}
-
-function findModel(from: string): K8sModel | undefined {
-  let dir = from;
-  for (let i = 0; i < 3; i++) {
-    const m = join(dir, 'model.yaml');
-    if (existsSync(m)) return readYaml(m) as K8sModel;
-    dir = dirname(dir);
-  }
-  return undefined;
-}
-
 const validate = (o: KubeObject) => validationMessages(o);
 
+/** Runs one suite path offline; the file formats are read by the same loader as `--live`. */
 function runPath(path: string): SuiteResult {
-  if (!existsSync(path)) throw new UserError(`the path "${path}" does not exist`);
-  if (statSync(path).isDirectory()) {
-    if (existsSync(join(path, 'model.yaml')) && existsSync(join(path, 'cases'))) {
-      const model = readYaml(join(path, 'model.yaml')) as K8sModel;
-      const result = emptyResult(path);
-      for (const f of readdirSync(join(path, 'cases'))
-        .filter((n) => /\.ya?ml$/.test(n))
-        .sort()) {
-        runK8sCase(readYaml(join(path, 'cases', f)) as K8sCase, model, { validate }, result);
-      }
-      return result;
-    }
-    if (existsSync(join(path, 'cases.yaml'))) return runPath(join(path, 'cases.yaml'));
-    throw new UserError(`${path}: not a suite (want a directory with model.yaml and cases/, or a cases.yaml)`);
+  let suite: LoadedSuite;
+  try {
+    suite = loadSuite(path);
+  } catch (e) {
+    if (e instanceof SuiteFileError) throw new UserError(e.message);
+    throw e;
   }
-  const doc = readYaml(path) as Record<string, unknown> | null;
-  if (
-    doc &&
-    Array.isArray(doc.cases) &&
-    (doc.cases.length === 0 || 'expect' in (doc.cases[0] as object) || 'endpoints' in (doc.cases[0] as object))
-  ) {
-    return runCiliumSuite(doc as CiliumSuite, path, validate);
-  }
-  if (doc && typeof doc.id === 'string' && (Array.isArray(doc.steps) || Array.isArray(doc.checks))) {
-    const model = findModel(dirname(path));
-    if (!model && doc.topology === 'default')
-      throw new UserError(`${path}: uses the default topology but no model.yaml was found beside it or above`);
-    const result = emptyResult(path);
-    runK8sCase(doc as unknown as K8sCase, model ?? { namespaces: [], pods: [] }, { validate }, result);
-    return result;
-  }
-  throw new UserError(`${path}: unknown suite format (want a Kubernetes NetworkPolicy case or a Cilium cases file)`);
+  if (suite.kind === 'cilium') return runCiliumSuite(suite.suite, suite.name, validate);
+  const result = emptyResult(suite.name);
+  for (const c of suite.cases) runK8sCase(c, suite.model, { validate }, result);
+  return result;
 }
 
 export function renderResult(r: SuiteResult): string {
