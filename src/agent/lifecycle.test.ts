@@ -3,13 +3,14 @@
  * daemon, kubectl works with the printed KUBECONFIG, a second `up` is a no-op, `down` leaves the host exactly as
  * before (processes, runtime files, listening port), objects survive `down`/`up`, and `down --purge` removes them.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubectlBinary, REPO, removeHome, runKubectl } from '../apiserver/e2e/harness.js';
+import { freePort, runCommand } from '../testing/process.js';
 import { hostState, stopDaemon } from './lifecycle.js';
 
 const MAIN = join(REPO, 'dist/src/cli/main.js');
@@ -21,17 +22,8 @@ const NODE_ENV = {
   PODWALL_POD_ROUTES: '10.96.0.0/12',
 };
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { timeout: 90_000, env: NODE_ENV }, (err, stdout, stderr) => {
-      const code = err
-        ? typeof (err as { code?: unknown }).code === 'number'
-          ? (err as { code: number }).code
-          : 1
-        : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
+function cli(args: string[]) {
+  return runCommand(process.execPath, [MAIN, ...args], { env: NODE_ENV, timeoutMs: 90_000 });
 }
 
 function portOpen(port: number): Promise<boolean> {
@@ -42,16 +34,6 @@ function portOpen(port: number): Promise<boolean> {
       resolve(true);
     });
     s.once('error', () => resolve(false));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
   });
 }
 

@@ -5,9 +5,8 @@
  * established keep-alive connection, `podwall demo` on the same node, and `podwall down` leaving nothing behind.
  * Needs root, kubectl and the CNI plugins; skipped otherwise.
  */
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import { defaultNetnsPrefix } from '../agent/workloads/config.js';
 import { REPO, SEED } from '../apiserver/e2e/harness.js';
 import type { FlowResponse } from '../observer/flow.js';
 import { fetchObserverStatus } from '../observer/server.js';
+import { freePort, runCommand } from '../testing/process.js';
 
 const MAIN = join(REPO, 'dist/src/cli/main.js');
 
@@ -37,26 +37,7 @@ interface Run {
 }
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env, timeout: timeoutMs, maxBuffer: 32 << 20 }, (err, stdout, stderr) => {
-      const code = err
-        ? typeof (err as { code?: unknown }).code === 'number'
-          ? (err as { code: number }).code
-          : 1
-        : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+  return runCommand(cmd, args, { env, timeoutMs });
 }
 
 function sh(cmd: string, args: string[]): string {

@@ -5,9 +5,8 @@
  * `down` leaves the host exactly as before (pw- netns/links/routes//etc/netns, this home's nft table and
  * TPROXY rule, no pod processes). Pods use 10.244.211.0/24 and a unique netns prefix (PODWALL_* variables).
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +16,7 @@ import { KubeClient, loadKubeconfig } from '../../kube/client.js';
 import { RESOURCE_REFS } from '../../kube/resources.js';
 import { run } from '../../runtime/exec.js';
 import { type HostInventory, hostInventory } from '../../runtime/inventory.js';
+import { freePort, runCommand } from '../../testing/process.js';
 import { settingsForHome } from '../enforcement/settings.js';
 import { isAlive, readPid, readState, stopDaemon } from '../lifecycle.js';
 
@@ -40,27 +40,8 @@ const ENV = {
   PODWALL_NODE_NAME: `${tag}-node`,
 };
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { timeout: 120_000, env: ENV }, (err, stdout, stderr) => {
-      const code = err
-        ? typeof (err as { code?: unknown }).code === 'number'
-          ? (err as { code: number }).code
-          : 1
-        : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+function cli(args: string[]) {
+  return runCommand(process.execPath, [MAIN, ...args], { env: ENV, timeoutMs: 120_000 });
 }
 
 interface HostView {
