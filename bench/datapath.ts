@@ -14,11 +14,11 @@
  * routes (10.2xx.0.0/16, so no other engineer's pods are ever matched), plus the two test pods (and two
  * NetworkPolicies: server ingress from `tier: frontend` pods of any namespace on 5201/8081, client egress to
  * `tier: backend` pods on 5201/8081), compiled with the real engine (`compile`). The node's table holds the ipcache
- * of all 10,002 pods and the per-endpoint maps of 100 sampled endpoints + the two test pods (a node's local pods),
+ * of all 10,002 pods and the policy elements of 100 sampled endpoints + the two test pods (a node's local pods),
  * so every measured packet is classified through the ipcache and the client's egress and the server's ingress
- * verdict maps, each holding one element per `tier: frontend`/`backend` identity. Original-direction packets of
- * established flows walk the policy again (src/datapath/nftables/README.md), so bulk throughput pays the lookups on
- * every data packet, not only on the SYN.
+ * verdict maps, each holding one element per `tier: frontend`/`backend` identity. A connection's first packet walks
+ * the policy; the verdict is then cached in its ct mark under the table's policy generation
+ * (src/datapath/nftables/README.md), so later packets cost one conntrack mark lookup until the next change.
  *
  * C (diagnostic, interleaved too: A B C A B C …): the same two pods and policies in a table that holds nothing else
  * (a few dozen entries). C vs A is the cost of podwall's chain walk as such; B vs C the cost of the map sizes.
@@ -245,7 +245,18 @@ async function updateTimes(driver: NftDriver, b: BenchState, n: number) {
     changes.add(st.changes);
     elem.push(driver.last!.ms);
   }
-  // One pod added / removed: its ipcache element, eps/hairpin/dispatch elements, chain and maps.
+  // The same with a port range: the element goes to the shared interval map, which libnftables reads whole.
+  const withRange = structuredClone(withElem);
+  withRange.endpoints.find((e) => e.name === server.name)!.policy.ingress.byIdentity[newId] = [
+    { protocol: 'TCP', lo: 9000, hi: 9100, verdict: 'allow', rules: [] },
+  ];
+  const range: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const st = await driver.apply(i % 2 === 0 ? withRange : base);
+    if (st.full) throw new Error('range update fell back to a full load');
+    range.push(driver.last!.ms);
+  }
+  // One pod added / removed: its ipcache, eps, hairpin, policy and default-deny elements (no chain, no map).
   const addPod = structuredClone(base);
   const template = base.endpoints[0]!;
   const newIp = template.ip.replace(/\.\d+\.\d+$/, '.250.1');
@@ -263,6 +274,7 @@ async function updateTimes(driver: NftDriver, b: BenchState, n: number) {
   return {
     oneElementMs: { median: round(median(elem)), max: round(Math.max(...elem)), runs: elem.length },
     oneElementChanges: [...changes],
+    oneRangeElementMs: { median: round(median(range)), max: round(Math.max(...range)), runs: range.length },
     podAddRemoveMs: { median: round(median(pod)), max: round(Math.max(...pod)), runs: pod.length },
     podAddRemoveChanges: [...podChanges],
   };
@@ -358,9 +370,24 @@ async function main(): Promise<Record<string, unknown>> {
       proxyPort: 15001,
     });
     checkVerdicts(small, client.ip, server.ip);
-    const modes = flag('no-small') ? (['A', 'B'] as const) : (['A', 'B', 'C'] as const);
-    const tput: Record<'A' | 'B' | 'C', number[]> = { A: [], B: [], C: [] };
-    const conns: Record<'A' | 'B' | 'C', number[]> = { A: [], B: [], C: [] };
+    // K: podwall's table with the same two pods and no policy at all — conntrack, the service NAT hooks and the
+    // verdict cache, i.e. what every cluster pays for kube-proxy's conntrack before any network policy. B vs K is
+    // the cost of the policies themselves; K vs A the cost of stateful filtering as such.
+    const noPolicy: DesiredState = {
+      ...small.state,
+      endpoints: small.state.endpoints.map((e) => ({
+        ...e,
+        policy: {
+          ...e.policy,
+          ingress: { ...e.policy.ingress, enforced: false },
+          egress: { ...e.policy.egress, enforced: false },
+        },
+      })),
+    };
+    type Mode = 'A' | 'K' | 'B' | 'C';
+    const modes: readonly Mode[] = flag('no-small') ? ['A', 'K', 'B'] : ['A', 'K', 'B', 'C'];
+    const tput: Record<Mode, number[]> = { A: [], K: [], B: [], C: [] };
+    const conns: Record<Mode, number[]> = { A: [], K: [], B: [], C: [] };
     const loadMs: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       for (const mode of modes) {
@@ -369,10 +396,12 @@ async function main(): Promise<Record<string, unknown>> {
           if (!(await reachable8080(net))) throw new Error('A: client cannot reach server:8080 without rules');
         } else {
           await driver.teardown();
-          const st = await driver.apply(mode === 'B' ? b.state : small.state);
+          const st = await driver.apply(mode === 'B' ? b.state : mode === 'C' ? small.state : noPolicy);
           if (!st.full) throw new Error('expected a full load');
           if (mode === 'B') loadMs.push(driver.last!.ms);
-          if (await reachable8080(net))
+          const reaches = await reachable8080(net);
+          if (mode === 'K' && !reaches) throw new Error('K: client cannot reach server:8080 with no policy');
+          if (mode !== 'K' && reaches)
             throw new Error(`${mode}: client reaches server:8080: the table is not enforcing`);
         }
         tput[mode].push(await iperf(net, server.ip, SECONDS));
@@ -385,6 +414,12 @@ async function main(): Promise<Record<string, unknown>> {
     }
     out.throughputGbps = { ...compareAB(tput.A, tput.B), target: 'P1: >= 0.95', seconds: SECONDS, streams: 1 };
     out.connectionsPerSec = { ...compareAB(conns.A, conns.B, 0), target: 'P1: >= 0.90', seconds: SECONDS };
+    out.vsNoPolicy = {
+      what: 'B vs K: podwall with 1k policies vs podwall with no policy (conntrack + service NAT, like kube-proxy)',
+      throughput: compareAB(tput.K, tput.B),
+      connections: compareAB(conns.K, conns.B, 0),
+      noPolicyVsBare: { throughput: compareAB(tput.A, tput.K), connections: compareAB(conns.A, conns.K, 0) },
+    };
     if (tput.C.length) {
       out.smallTable = {
         mapEntries: small.mapEntries,

@@ -367,6 +367,28 @@ export function runDriverContract(h: ContractHarness): void {
       }
     });
 
+    it('an established connection that stays allowed survives unrelated changes', async () => {
+      const allowAB = { ingress: enforced({ byIdentity: { [IDS.a]: [seg('TCP', 80)] } }) };
+      await env.driver.apply(stateFor(env, { b: allowAB }));
+      const ka = await env.keepAlive('a', to('b'));
+      try {
+        expect(await ka.request()).toMatchObject(ok('b'));
+        for (const port of [81, 82]) {
+          // d's policy changes, b's does not: a→b must be re-judged and still pass, not cut or cached wrongly.
+          await env.driver.apply(
+            stateFor(env, { b: allowAB, d: { ingress: enforced({ byIdentity: { [IDS.c]: [seg('TCP', port)] } }) } }),
+          );
+          expect(await ka.request()).toMatchObject(ok('b'));
+        }
+        await env.driver.apply(
+          stateFor(env, { b: { ingress: enforced({ byIdentity: { [IDS.c]: [seg('TCP', 80)] } }) } }),
+        );
+        expect(await ka.request()).toMatchObject(dropped);
+      } finally {
+        ka.close();
+      }
+    });
+
     it('teardown leaves nothing behind', async () => {
       await env.driver.apply(stateFor(env, { b: { ingress: unenforced() } }));
       await env.driver.teardown();

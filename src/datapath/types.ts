@@ -71,7 +71,10 @@ export interface Driver {
 }
 
 export interface ApplyStats {
-  /** Operations sent to the kernel (elements added/removed, chains created...). */
+  /**
+   * Operations the desired state required (elements added/removed, chains created...). Constant bookkeeping a
+   * driver adds per transaction (nftables: moving the policy generation of its verdict cache) is not counted.
+   */
   changes: number;
   full: boolean;
 }

@@ -151,7 +151,7 @@ describe.skipIf(!live)('nftables driver: measurements and details', () => {
           `one-element update median ${times[10]!.toFixed(2)} ms`,
       );
       // Drift: someone removed an element behind our back → the incremental delete of it fails → full reload.
-      await createNftRunner().run(`delete element inet ${table} in_dispatch { 10.213.255.9 }\n`);
+      await createNftRunner().run(`delete element inet ${table} in_default_deny { 10.213.255.9 }\n`);
       const s3 = structuredClone(s1);
       s3.endpoints.splice(7, 1);
       const st = await driver.apply(s3);
@@ -159,6 +159,46 @@ describe.skipIf(!live)('nftables driver: measurements and details', () => {
       expect(await driver.apply(s1)).toMatchObject({ full: false });
     } finally {
       await driver.teardown();
+    }
+    expect(sh('nft', ['list', 'tables'])).not.toContain(table);
+  });
+});
+
+describe.skipIf(!live)('nftables driver: verdict cache in ct mark', () => {
+  it('an accepted connection carries the policy generation; drift stays unseen until the next apply re-judges it', async () => {
+    const table = `pw-test-${randomBytes(3).toString('hex')}`;
+    const n = await createTestNet(['a', 'b']);
+    const driver = createNftDriver({ table, manageRouting: false });
+    const a = n.pods.a!;
+    const b = n.pods.b!;
+    const allow = desired({
+      endpoints: [
+        endpoint('default/a', a.ip, 1001),
+        endpoint('default/b', b.ip, 1002, { ingress: enforced({ byIdentity: { 1001: [seg('TCP', 80)] } }) }),
+      ],
+    });
+    const ka = await n.keepAliveClient('a', b.ip, 80);
+    try {
+      await driver.apply(allow);
+      expect((await ka.request('/', 1500)).ok).toBe(true);
+      const gen = /elements = \{ (0x[0-9a-f]+) \}/.exec(sh('nft', ['list', 'set', 'inet', table, 'gen_now']))?.[1];
+      expect(gen).toBeDefined();
+      const ct = sh('conntrack', ['-L', '-p', 'tcp', '-s', a.ip, '-d', b.ip, '--dport', '80']);
+      expect(ct).toContain(`mark=${Number(gen)}`);
+      // Remove b's allow element behind the driver's back: new connections are dropped, the judged one is not.
+      await createNftRunner().run(`delete element inet ${table} in_id_port { ${b.ip} . 1001 . tcp . 80 }\n`);
+      expect((await n.curl('a', `http://${b.ip}:80/`, { timeoutS: 1 })).exit).not.toBe(0);
+      expect((await ka.request('/', 1500)).ok).toBe(true);
+      // The driver's next change (any change) moves the generation: the established connection is re-judged
+      // against the drifted map and cut.
+      const other = structuredClone(allow);
+      other.endpoints[0]!.policy.egress = enforced({ wildcard: [seg('TCP', 0, 65535)] });
+      await driver.apply(other);
+      expect((await ka.request('/', 1500)).ok).toBe(false);
+    } finally {
+      ka.close();
+      await driver.teardown();
+      await n.teardown();
     }
     expect(sh('nft', ['list', 'tables'])).not.toContain(table);
   });

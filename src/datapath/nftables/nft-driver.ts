@@ -4,18 +4,22 @@
  * transaction fails (the kernel state drifted, e.g. someone deleted an element), the driver falls back to a full
  * replacement, which is still one atomic batch.
  */
+import { randomInt } from 'node:crypto';
 import type { ApplyStats, DesiredState, Driver } from '../types.js';
 import {
   DEFAULT_RENDER_OPTIONS,
   diff,
   dumpModel,
+  GENERATION_LIMIT,
   type NftModel,
   type NftTransaction,
+  nextGeneration,
   type RenderOptions,
   renderFull,
   renderModel,
   renderTeardown,
   transactionText,
+  withGeneration,
 } from './render.js';
 import { createNftRunner, type NftRunner } from './runner.js';
 import { DEFAULT_TPROXY_ROUTING, TproxyRouting, type TproxyRoutingSpec } from './tproxy-routing.js';
@@ -49,6 +53,8 @@ export function createNftDriver(opts: NftDriverOptions = {}): NftDriver {
   const runner = opts.runner ?? createNftRunner();
   const routing = opts.manageRouting === false ? undefined : new TproxyRouting(routingSpec);
   let model: NftModel | undefined;
+  // A fresh random generation per driver: connections marked by an earlier agent are re-judged once.
+  let generation = 1 + randomInt(GENERATION_LIMIT - 1);
   let last: { tx: NftTransaction; ms: number } | undefined;
 
   async function send(tx: NftTransaction): Promise<void> {
@@ -64,23 +70,34 @@ export function createNftDriver(opts: NftDriverOptions = {}): NftDriver {
       return last;
     },
     async apply(state: DesiredState): Promise<ApplyStats> {
-      const next = renderModel(state, options);
+      let next = renderModel(state, options, generation);
       let tx: NftTransaction;
+      // What the desired state changed; the generation move (four elements) is bookkeeping on top of it.
+      let changes: number;
       if (model) {
+        changes = diff(model, next).changes;
+        if (changes === 0) return { changes: 0, full: false };
+        // Something changed: move the policy generation in the same batch so cached verdicts are re-judged.
+        generation = nextGeneration(generation);
+        next = withGeneration(next, generation);
         tx = diff(model, next);
         try {
           await send(tx);
         } catch {
+          generation = nextGeneration(generation);
+          next = withGeneration(next, generation);
           tx = renderFull(next);
+          changes = tx.changes;
           await send(tx);
         }
       } else {
         tx = renderFull(next);
+        changes = tx.changes;
         await send(tx);
       }
       model = next;
       if (routing) await routing.install();
-      return { changes: tx.changes, full: tx.full };
+      return { changes, full: tx.full };
     },
     async teardown(): Promise<void> {
       await runner.run(`${renderTeardown(options.table).join('\n')}\n`);

@@ -3,13 +3,16 @@ import { desired, endpoint, enforced, seg, service } from '../builders.test-help
 import {
   diff,
   dumpModel,
+  GENERATION_LIMIT,
   hostEffective,
   logPrefix,
+  nextGeneration,
   parseLogPrefix,
   renderFull,
   renderModel,
   shortHash,
   transactionText,
+  withGeneration,
 } from './render.js';
 
 const opts = { table: 'pw-test-render', nflogGroup: 7, tproxyMark: 0x80000000 };
@@ -23,7 +26,6 @@ const base = () =>
     hostIps: ['10.9.0.1'],
     services: [service('default/web:http', '10.96.0.10', 80, [{ ip: '10.9.0.2', port: 8080 }])],
   });
-const ea = `e_${shortHash('default/a')}`;
 
 describe('renderModel', () => {
   it('renders the layout (golden excerpts)', () => {
@@ -31,21 +33,74 @@ describe('renderModel', () => {
     expect(dump).toContain(
       'map inet pw-test-render ipcache { type ipv4_addr : mark ; }\n  10.9.0.1 : 1\n  10.9.0.2 : 1001',
     );
+    // One shared hash map per direction, level and key shape; single ports are hash elements keyed by the endpoint.
     expect(dump).toContain(
-      `map inet pw-test-render ${ea}_in_id { type mark . inet_proto . inet_service : verdict ; flags interval ; }`,
+      'map inet pw-test-render in_id_port { type ipv4_addr . mark . inet_proto . inet_service : verdict ; }\n' +
+        '  10.9.0.2 . 1002 . tcp . 80 : goto v_in_allow_id',
     );
-    expect(dump).toContain('  1002 . tcp . 80-80 : goto v_in_allow_id');
-    expect(dump).toContain('  1002 . tcp . 8000-8080 : goto v_in_deny_id');
-    expect(dump).toContain(`  10.9.0.2 : jump ${ea}_in`);
+    // A true range goes to the interval map.
+    expect(dump).toContain(
+      'map inet pw-test-render in_id_range { type ipv4_addr . mark . inet_proto . inet_service : verdict ; flags interval ; }\n' +
+        '  10.9.0.2 . 1002 . tcp . 8000-8080 : goto v_in_deny_id',
+    );
+    expect(dump).toContain('set inet pw-test-render in_default_deny { type ipv4_addr ; }\n  10.9.0.2\n');
     expect(dump).toContain(
       'chain inet pw-test-render policy_pre { type filter hook prerouting priority -90 ; policy accept ; }',
     );
     expect(dump).toContain('meta l4proto tcp dnat ip to 10.9.0.2:8080');
     expect(dump).toContain('tproxy ip to :15001 accept');
     expect(dump).toContain(`log prefix "pw:in:deny:id " group 7`);
-    // b is not enforced: no chain, no dispatch element
-    expect(dump).not.toContain(`e_${shortHash('default/b')}_in`);
+    // b is not enforced: no policy element keyed by its IP
+    const policyKeys = [...renderModel(base(), opts).sets]
+      .filter(([name]) => /^(in|eg)_/.test(name))
+      .flatMap(([, set]) => [...set.elements.keys()]);
+    expect(policyKeys.some((k) => k.startsWith('10.9.0.2'))).toBe(true);
+    expect(policyKeys.some((k) => k.startsWith('10.9.0.3'))).toBe(false);
     expect(dumpModel(renderModel(base(), opts))).toBe(dump);
+  });
+
+  it('the level chains look up every level in order, ICMP in its own chain, then the default deny', () => {
+    const m = renderModel(base(), opts);
+    const eg = m.chains.get('egress')!.rules;
+    expect(eg[0]).toBe('meta l4proto icmp goto egress_icmp');
+    expect(eg.slice(1, 4)).toEqual([
+      'ip saddr . ip daddr . meta l4proto . th dport vmap @eg_ip_port',
+      'ip saddr . ip daddr . meta l4proto vmap @eg_ip_any',
+      'ip saddr . ip daddr . meta l4proto . th dport vmap @eg_ip_range',
+    ]);
+    expect(eg.map((r) => /@eg_(\w+?)_/.exec(r)?.[1]).filter(Boolean)).toEqual([
+      'ip',
+      'ip',
+      'ip',
+      'id',
+      'id',
+      'id',
+      'pd',
+      'pd',
+      'pd',
+      'wc',
+      'wc',
+      'wc',
+      'default',
+    ]);
+    expect(eg).toContain('meta mark 256-65535 ip saddr . meta l4proto . th dport vmap @eg_pd_port');
+    expect(eg.at(-1)).toBe('ip saddr @eg_default_deny goto v_eg_denied');
+    const inIcmp = m.chains.get('ingress_icmp')!.rules;
+    expect(inIcmp).toContain('ip daddr . meta mark . icmp type vmap @in_id_icmp');
+    expect(inIcmp.at(-1)).toBe('ip daddr @in_default_deny goto v_in_denied');
+  });
+
+  it.each([
+    ['one port', seg('TCP', 80), 'in_wc_port', '10.9.0.2 . tcp . 80'],
+    ['every port', seg('UDP', 0, 65535), 'in_wc_any', '10.9.0.2 . udp'],
+    ['a port range', seg('SCTP', 1000, 2000), 'in_wc_range', '10.9.0.2 . sctp . 1000-2000'],
+    ['one ICMP type', seg('ICMP', 8), 'in_wc_icmp', '10.9.0.2 . 8'],
+    ['every ICMP type', seg('ICMP', 0, 255), 'in_wc_any', '10.9.0.2 . icmp'],
+    ['an ICMP type range', seg('ICMP', 3, 5), 'in_wc_icmpr', '10.9.0.2 . 3-5'],
+  ])('a wildcard segment for %s goes to %s', (_name, segment, map, key) => {
+    const s = base();
+    s.endpoints[0]!.policy.ingress.wildcard = [segment];
+    expect([...renderModel(s, opts).sets.get(map)!.elements]).toEqual([[key, 'goto v_in_allow_wc']]);
   });
 
   it('starts with an atomic table replacement', () => {
@@ -102,53 +157,46 @@ describe('diff', () => {
     expect(diff(m, renderModel(base(), opts)).commands).toEqual([]);
   });
 
-  it('a segment change touches only those map elements (single ports deleted as degenerate ranges)', () => {
+  it('a segment change touches only those map elements', () => {
     const next = base();
     next.endpoints[0]!.policy.ingress.byIdentity[1002] = [seg('TCP', 81), seg('TCP', 8000, 8080, { deny: true })];
     const tx = diff(renderModel(base(), opts), renderModel(next, opts));
     expect(tx.commands).toEqual([
-      `delete element inet pw-test-render ${ea}_in_id { 1002 . tcp . 80-80 }`,
-      `add element inet pw-test-render ${ea}_in_id { 1002 . tcp . 81-81 : goto v_in_allow_id }`,
+      'delete element inet pw-test-render in_id_port { 10.9.0.2 . 1002 . tcp . 80 }',
+      'add element inet pw-test-render in_id_port { 10.9.0.2 . 1002 . tcp . 81 : goto v_in_allow_id }',
     ]);
     expect(tx).toMatchObject({ changes: 2, full: false });
   });
 
-  it('a pod added: its ipcache element, its own chain and maps, dispatch, eps, hairpin', () => {
+  it('a pod added: elements only (ipcache, eps, hairpin, its policy) — no chain, map or rule', () => {
     const next = base();
     next.endpoints.push(endpoint('default/c', '10.9.0.4', 1003, { egress: enforced({ wildcard: [seg('UDP', 53)] }) }));
     next.ipcache.push({ prefix: '10.9.0.4/32', identity: 1003 });
-    const ec = `e_${shortHash('default/c')}`;
     const tx = diff(renderModel(base(), opts), renderModel(next, opts));
     expect(tx.commands).toEqual([
-      `add chain inet pw-test-render ${ec}_eg`,
-      `add map inet pw-test-render ${ec}_eg_wc { type inet_proto . inet_service : verdict ; flags interval ; }`,
-      `add rule inet pw-test-render ${ec}_eg meta l4proto { tcp, udp, sctp } meta l4proto . th dport vmap @${ec}_eg_wc`,
-      `add rule inet pw-test-render ${ec}_eg goto v_eg_denied`,
       'add element inet pw-test-render ipcache { 10.9.0.4 : 1003 }',
       'add element inet pw-test-render eps { 10.9.0.4 }',
       'add element inet pw-test-render hairpin { 10.9.0.4 . 10.9.0.4 }',
-      `add element inet pw-test-render eg_dispatch { 10.9.0.4 : jump ${ec}_eg }`,
-      `add element inet pw-test-render ${ec}_eg_wc { udp . 53-53 : goto v_eg_allow_wc }`,
+      'add element inet pw-test-render eg_wc_port { 10.9.0.4 . udp . 53 : goto v_eg_allow_wc }',
+      'add element inet pw-test-render eg_default_deny { 10.9.0.4 }',
     ]);
   });
 
-  it('a pod removed: references dropped before chains and maps are deleted', () => {
+  it('a pod removed: only its elements are deleted', () => {
     const prev = renderModel(base(), opts);
     const next = base();
     next.endpoints.shift();
     const cmds = diff(prev, renderModel(next, opts)).commands;
-    const idx = (re: RegExp) => cmds.findIndex((c) => re.test(c));
-    expect(idx(/delete element .* in_dispatch/)).toBeLessThan(idx(/delete chain .*_in$/));
-    expect(idx(/flush chain .*_in$/)).toBeLessThan(idx(/delete map .*_in_id$/));
-    expect(idx(/delete chain .*_in$/)).toBeLessThan(idx(/delete map .*_in_id$/));
+    expect(cmds.every((c) => c.startsWith('delete element '))).toBe(true);
+    expect(cmds).toContain('delete element inet pw-test-render in_id_range { 10.9.0.2 . 1002 . tcp . 8000-8080 }');
+    expect(cmds).toContain('delete element inet pw-test-render in_default_deny { 10.9.0.2 }');
   });
 
-  it('enforcement toggles rewrite only that endpoint chain', () => {
+  it('enforcement toggles touch only that endpoint default-deny element', () => {
     const next = base();
     next.endpoints[0]!.policy.ingress.defaultAllow = true;
     const tx = diff(renderModel(base(), opts), renderModel(next, opts));
-    expect(tx.commands[0]).toBe(`flush chain inet pw-test-render ${ea}_in`);
-    expect(tx.commands.every((c) => c.includes(`${ea}_in`))).toBe(true);
+    expect(tx.commands).toEqual(['delete element inet pw-test-render in_default_deny { 10.9.0.2 }']);
   });
 
   it('backend change rewrites only the service chain', () => {
@@ -159,5 +207,49 @@ describe('diff', () => {
       `flush chain inet pw-test-render s_${shortHash('default/web:http')}`,
       `add rule inet pw-test-render s_${shortHash('default/web:http')} meta l4proto tcp dnat ip to numgen random mod 2 map { 0 : 10.9.0.2 . 8080, 1 : 10.9.0.3 . 8080 }`,
     ]);
+  });
+});
+
+describe('verdict cache (policy generation in ct mark)', () => {
+  it('accepts marked connections first and marks connections the policy walk accepts', () => {
+    const m = renderModel(base(), opts, 0x2a);
+    expect(m.chains.get('policy_pre')!.rules).toEqual([
+      'ct state established ct mark @gen_now accept',
+      'ip saddr @eps goto pod',
+      'ip daddr @eps goto pod',
+    ]);
+    expect([...m.sets.get('gen_now')!.elements.keys()]).toEqual(['0x2a']);
+    expect([...m.sets.get('gen_mark')!.elements]).toEqual([['ipv4', '0x2a']]);
+    const ev = m.chains.get('ingress_eval')!.rules;
+    expect(ev.at(-1)).toBe('ct mark set meta nfproto map @gen_mark accept');
+    // Proxied flows are accepted before the marking rule, so they never skip the tproxy/socket rules.
+    expect(ev.at(-2)).toMatch(/socket transparent 1 .* accept$/);
+    expect(m.chains.get('ingress_eval_l7')!.rules.join('\n')).not.toContain('ct mark');
+  });
+
+  it('moving the generation is four element operations in the same batch as the change', () => {
+    const prev = renderModel(base(), opts, 7);
+    const next = base();
+    next.endpoints[0]!.policy.ingress.byIdentity[1002] = [seg('TCP', 81)];
+    const tx = diff(prev, withGeneration(renderModel(next, opts, 7), 8));
+    expect(tx.commands.filter((c) => /gen_/.test(c))).toEqual([
+      'delete element inet pw-test-render gen_now { 0x7 }',
+      'delete element inet pw-test-render gen_mark { ipv4 }',
+      'add element inet pw-test-render gen_now { 0x8 }',
+      'add element inet pw-test-render gen_mark { ipv4 : 0x8 }',
+    ]);
+    expect(tx.commands.some((c) => /chain|rule/.test(c))).toBe(false);
+    expect(withGeneration(prev, 7)).toEqual(prev);
+  });
+
+  it.each([
+    ['1 → 2', 1, 2],
+    ['wraps below the top bit, skipping 0', GENERATION_LIMIT - 1, 1],
+  ])('nextGeneration %s', (_name, g, want) => {
+    expect(nextGeneration(g)).toBe(want);
+  });
+
+  it.each([0, -1, 1.5, GENERATION_LIMIT])('rejects generation %s', (g) => {
+    expect(() => renderModel(base(), opts, g)).toThrow(/invalid policy generation/);
   });
 });

@@ -8,34 +8,55 @@
  *   map ipcache_cidr   ipv4_addr : mark, interval             CIDR identities flattened to non-overlapping intervals
  *   set eps            ipv4_addr                              local endpoint IPs (everything else skips policy)
  *   set hairpin        ipv4_addr . ipv4_addr                  ep . ep — a backend reaching itself via its service
- *   map eg_dispatch / in_dispatch  ipv4_addr : verdict        ep IP → jump e_<h>_eg / e_<h>_in (enforced only)
  *   map services       ipv4_addr . inet_proto . inet_service : verdict → goto s_<h>
- *   per endpoint <h> and enforced direction <d> ∈ {in, eg}: chain e_<h>_<d> and up to eight verdict maps
- *   (only the levels that have segments), interval-flagged:
- *     e_<h>_<d>_ip   ipv4_addr . inet_proto . inet_service    byIp level
- *     e_<h>_<d>_id   mark . inet_proto . inet_service         byIdentity level (identity in meta mark)
- *     e_<h>_<d>_pd   inet_proto . inet_service                pods level (only when meta mark is 256–65535)
- *     e_<h>_<d>_wc   inet_proto . inet_service                wildcard level
- *     e_<h>_<d>_ipi / _idi / _pdi / _wci                      the same levels for ICMP, keyed by ICMP type
+ *   policy maps, shared by all endpoints and keyed by the endpoint's IP first, for direction <d> ∈ {in, eg} and
+ *   level <l> ∈ {ip, id, pd, wc} (peer = `<peer IP> .` for ip, `<peer identity> .` for id, nothing otherwise):
+ *     <d>_<l>_port   ep . peer . inet_proto . inet_service     one port                 (hash)
+ *     <d>_<l>_any    ep . peer . inet_proto                    every port / ICMP type   (hash)
+ *     <d>_<l>_range  ep . peer . inet_proto . inet_service     a port range             (interval)
+ *     <d>_<l>_icmp   ep . peer . icmp_type                     one ICMP type            (hash)
+ *     <d>_<l>_icmpr  ep . peer . icmp_type                     an ICMP type range       (interval)
+ *   set <d>_default_deny  ipv4_addr                            enforced endpoints without default allow
  *   Map values are `goto v_<d>_<verdict>_<level>`: small shared chains that log (NFLOG, new connections only)
  *   and then return (allow/audit), drop (deny), or redirect.
  *
+ *   Why shared maps rather than one set of maps per endpoint: libnftables lists every set of the table before each
+ *   transaction and fetches all elements of an interval set it adds to, so per-endpoint maps made every update
+ *   O(number of endpoints) (~5 ms per 800 sets) and interval maps made it O(map size) (~48 ms for 16k elements).
+ *   Hash maps are neither: a single-port or all-ports segment — nearly all of them — is one hash element, updated in
+ *   ~0.5 ms whatever the table size; only true port/type ranges go to the (shared, usually small) interval maps. The
+ *   rules never change, so every policy or pod change is element operations only.
+ *
  *   chain policy_pre filter prerouting dstnat+10 (-90): after service DNAT, sees the backend
+ *   chain egress / ingress (+ egress_icmp / ingress_icmp): the level lookups, in order, then the default deny
  *   chain host_out filter output 0: host → pod (identity 1: allowed, never proxied, explicit denies apply via
  *                  set host_deny / host_deny_icmp  ipv4_addr . inet_proto . inet_service / ipv4_addr . icmp_type)
  *   chain nat_pre / nat_out / nat_post: kube-proxy style service DNAT (numgen) and hairpin masquerade
  *
- * Conntrack: replies (`ct direction reply`) and related packets take the fast path. Packets in the original
- * direction of established connections are re-evaluated against the current maps (as Cilium's datapath does,
- * "CT presence is only used for REPLY and RELATED"), so a policy change that revokes access cuts established flows
- * atomically with the transaction that changes the maps — no `conntrack -D` race, no flow listing. The cost is one
- * lookup chain per forward packet; the recipe measured no visible throughput difference. Logs are only emitted for
- * `ct state new` so re-evaluation does not flood NFLOG.
+ * Conntrack and the verdict cache: a connection whose packets were accepted by the policy walk carries the
+ * table's *policy generation* in its `ct mark`; every later packet of it (either direction) with that mark is
+ * accepted by the first rule of `policy_pre`. Every transaction that changes anything moves the generation (the
+ * driver does it, see `withGeneration`; it lives in the sets `gen_now`/`gen_mark`), atomically with the map changes, so after a change each established
+ * connection's next packet walks the current maps once: a connection the change revokes is cut in that same
+ * batch — no `conntrack -D` race, no flow listing (Cilium re-checks established flows in the same way) — and a
+ * connection still allowed is re-marked. Proxied connections are never marked (their packets must reach the
+ * `tproxy`/socket rules). Replies and related packets of unmarked connections take the `pod` fast path. Logs are
+ * only emitted for `ct state new` so re-evaluation does not flood NFLOG.
  */
 import type { Direction, DirectionState, Segment } from '../../policy/types.js';
 import { IdentityResolver } from '../fake/fake-driver.js';
 import { bareIp, formatIpv4 } from '../ipv4.js';
-import type { DesiredState, EndpointState, ServiceState } from '../types.js';
+import type { DesiredState, ServiceState } from '../types.js';
+
+/**
+ * The policy generation written into `ct mark` of connections whose verdict is cached. Values are
+ * 1..2^31-1: 0 is conntrack's "unmarked", and the top bit stays free like the TPROXY bit of the packet mark.
+ */
+export const GENERATION_LIMIT = 0x80000000;
+
+export function nextGeneration(g: number): number {
+  return g + 1 >= GENERATION_LIMIT ? 1 : g + 1;
+}
 
 export interface RenderOptions {
   /** nft table name (`podwall` in production; tests pass a unique `pw-test-<random>`). */
@@ -132,7 +153,6 @@ export function shortHash(s: string): string {
   return h.toString(16).padStart(8, '0');
 }
 
-const L4 = 'meta l4proto { tcp, udp, sctp }';
 /** The `pods` level applies to cluster-local identities only. */
 const POD_MARKS = '256-65535';
 
@@ -173,10 +193,6 @@ function builder(table: string): Builder {
   };
 }
 
-function endpointId(ep: EndpointState): string {
-  return `e_${shortHash(ep.name)}`;
-}
-
 function serviceId(s: ServiceState): string {
   return `s_${shortHash(s.key)}`;
 }
@@ -186,12 +202,94 @@ function checkIdentity(id: number, what: string, opts: RenderOptions): void {
     throw new Error(`${what}: identity ${id} out of range (must be < ${opts.tproxyMark})`);
 }
 
-/** Render the desired state into the table model. Throws on invalid input (never partially). */
-export function renderModel(state: DesiredState, opts: RenderOptions = DEFAULT_RENDER_OPTIONS): NftModel {
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+const MAP_KINDS = ['port', 'any', 'range', 'icmp', 'icmpr'] as const;
+type MapKind = (typeof MAP_KINDS)[number];
+type LevelMaps = Record<MapKind, Map<string, string>>;
+type DirectionMaps = Record<Level, LevelMaps> & { defaultDeny: Map<string, string> };
+
+/** Declares the shared policy maps (always all of them, so the rules never change) and returns their elements. */
+function policyMaps(b: Builder): Record<'in' | 'eg', DirectionMaps> {
+  const out = {} as Record<'in' | 'eg', DirectionMaps>;
+  for (const { d } of DIRS) {
+    const levels = {} as Record<Level, LevelMaps>;
+    for (const level of LEVELS) {
+      const key = level === 'ip' ? 'ipv4_addr . ipv4_addr' : level === 'id' ? 'ipv4_addr . mark' : 'ipv4_addr';
+      const types: Record<MapKind, { type: string; interval?: boolean }> = {
+        port: { type: `${key} . inet_proto . inet_service` },
+        any: { type: `${key} . inet_proto` },
+        range: { type: `${key} . inet_proto . inet_service`, interval: true },
+        icmp: { type: `${key} . icmp_type` },
+        icmpr: { type: `${key} . icmp_type`, interval: true },
+      };
+      const maps = {} as LevelMaps;
+      for (const kind of MAP_KINDS)
+        maps[kind] = b.set({ name: `${d}_${level}_${kind}`, map: 'verdict', ...types[kind] });
+      levels[level] = maps;
+    }
+    out[d] = { ...levels, defaultDeny: b.set({ name: `${d}_default_deny`, type: 'ipv4_addr' }) };
+  }
+  return out;
+}
+
+/**
+ * Which map a segment goes to and its key there (`prefix` is `ep . ` or `ep . peer . `, ending in a space-dot-space
+ * or not): single values and full ranges are hash elements, anything else an interval element.
+ */
+function segmentKey(s: Segment, prefix: string): { kind: MapKind; key: string } {
+  const p = prefix.replace(/ \. $/, '');
+  if (s.protocol === 'ICMP') {
+    if (s.lo === 0 && s.hi === 255) return { kind: 'any', key: `${p} . icmp` };
+    if (s.lo === s.hi) return { kind: 'icmp', key: `${p} . ${s.lo}` };
+    return { kind: 'icmpr', key: `${p} . ${s.lo}-${s.hi}` };
+  }
+  const proto = protoName(s.protocol);
+  if (s.lo === 0 && s.hi === 65535) return { kind: 'any', key: `${p} . ${proto}` };
+  if (s.lo === s.hi) return { kind: 'port', key: `${p} . ${proto} . ${s.lo}` };
+  return { kind: 'range', key: `${p} . ${proto} . ${s.lo}-${s.hi}` };
+}
+
+function checkGeneration(generation: number): void {
+  if (!Number.isInteger(generation) || generation < 1 || generation >= GENERATION_LIMIT)
+    throw new Error(`invalid policy generation ${generation}`);
+}
+
+/**
+ * The same model under another policy generation. The generation is data (the elements of `gen_now` and
+ * `gen_mark`), not rule text, so moving it is four element operations in the same atomic batch as the change it
+ * accompanies, and needs no chain rewrite.
+ */
+export function withGeneration(model: NftModel, generation: number): NftModel {
+  checkGeneration(generation);
+  const sets = new Map(model.sets);
+  for (const [name, elements] of Object.entries(generationElements(generation))) {
+    const s = sets.get(name);
+    if (!s) throw new Error(`model has no ${name} set`);
+    sets.set(name, { spec: s.spec, elements });
+  }
+  return { table: model.table, sets, chains: model.chains };
+}
+
+function generationElements(generation: number): Record<'gen_now' | 'gen_mark', Map<string, string>> {
+  const g = hex(generation);
+  return { gen_now: new Map([[g, '']]), gen_mark: new Map([['ipv4', g]]) };
+}
+
+/**
+ * Render the desired state into the table model under a policy generation (see the verdict cache above).
+ * Throws on invalid input (never partially).
+ */
+export function renderModel(
+  state: DesiredState,
+  opts: RenderOptions = DEFAULT_RENDER_OPTIONS,
+  generation = 1,
+): NftModel {
   if (!Number.isInteger(state.proxyPort) || state.proxyPort < 1 || state.proxyPort > 65535)
     throw new Error(`invalid proxyPort ${state.proxyPort}`);
   const b = builder(opts.table);
-  const mark = `0x${opts.tproxyMark.toString(16)}`;
+  checkGeneration(generation);
+  const mark = hex(opts.tproxyMark);
   const log = (p: LogPrefix) => `ct state new log prefix "${logPrefix(p)}" group ${opts.nflogGroup}`;
 
   // --- ipcache ---
@@ -209,11 +307,11 @@ export function renderModel(state: DesiredState, opts: RenderOptions = DEFAULT_R
 
   const eps = b.set({ name: 'eps', type: 'ipv4_addr' });
   const hairpin = b.set({ name: 'hairpin', type: 'ipv4_addr . ipv4_addr' });
-  const dispatch = {
-    eg: b.set({ name: 'eg_dispatch', type: 'ipv4_addr', map: 'verdict' }),
-    in: b.set({ name: 'in_dispatch', type: 'ipv4_addr', map: 'verdict' }),
-  };
   const services = b.set({ name: 'services', type: 'ipv4_addr . inet_proto . inet_service', map: 'verdict' });
+  // The verdict cache: `gen_now` holds the current policy generation, `gen_mark` writes it into ct mark.
+  const genElems = generationElements(generation);
+  for (const [k, v] of genElems.gen_now) b.set({ name: 'gen_now', type: 'mark' }).set(k, v);
+  for (const [k, v] of genElems.gen_mark) b.set({ name: 'gen_mark', type: 'nf_proto', map: 'mark' }).set(k, v);
 
   // --- static chains ---
   const peerMark = (field: 'saddr' | 'daddr') => [
@@ -222,6 +320,8 @@ export function renderModel(state: DesiredState, opts: RenderOptions = DEFAULT_R
     `meta mark set ip ${field} map @ipcache`,
   ];
   b.chain({ name: 'policy_pre', base: { type: 'filter', hook: 'prerouting', priority: -90 } }, [
+    // The cache hit comes first: an established, already judged connection costs one ct lookup per packet.
+    'ct state established ct mark @gen_now accept',
     'ip saddr @eps goto pod',
     'ip daddr @eps goto pod',
   ]);
@@ -231,17 +331,18 @@ export function renderModel(state: DesiredState, opts: RenderOptions = DEFAULT_R
     'ct state related accept',
     'ct status dnat ip saddr . ip daddr @hairpin accept',
     ...peerMark('daddr'),
-    'ip saddr vmap @eg_dispatch',
+    'jump egress',
     'goto ingress_eval',
   ]);
   b.chain({ name: 'ingress_eval' }, [
     ...peerMark('saddr'),
-    'ip daddr vmap @in_dispatch',
+    'jump ingress',
     // An established flow that was proxied under an earlier policy keeps going to its proxy socket.
     `meta l4proto tcp ct state established socket transparent 1 socket wildcard 0 meta mark set ${mark} accept`,
-    'accept',
+    // Judged and accepted, not proxied: cache the verdict under the current generation.
+    'ct mark set meta nfproto map @gen_mark accept',
   ]);
-  b.chain({ name: 'ingress_eval_l7' }, [...peerMark('saddr'), 'ip daddr vmap @in_dispatch', 'goto to_proxy']);
+  b.chain({ name: 'ingress_eval_l7' }, [...peerMark('saddr'), 'jump ingress', 'goto to_proxy']);
   // TPROXY finds the established proxy socket first, else the listener. No listener: the statement does not
   // match and the packet falls to the reset/drop below — fail closed.
   b.chain({ name: 'to_proxy' }, [
@@ -292,81 +393,62 @@ export function renderModel(state: DesiredState, opts: RenderOptions = DEFAULT_R
     ]);
   }
 
+  // --- policy maps and the level chains ---
+  const maps = policyMaps(b);
+  for (const { d } of DIRS) {
+    const ep = d === 'in' ? 'daddr' : 'saddr';
+    const peer = d === 'in' ? 'saddr' : 'daddr';
+    const l4: string[] = [];
+    const icmp: string[] = [];
+    for (const level of LEVELS) {
+      const guard = level === 'pd' ? `meta mark ${POD_MARKS} ` : '';
+      const key = level === 'ip' ? `ip ${ep} . ip ${peer}` : level === 'id' ? `ip ${ep} . meta mark` : `ip ${ep}`;
+      const m = (kind: MapKind) => `@${d}_${level}_${kind}`;
+      l4.push(
+        `${guard}${key} . meta l4proto . th dport vmap ${m('port')}`,
+        `${guard}${key} . meta l4proto vmap ${m('any')}`,
+        `${guard}${key} . meta l4proto . th dport vmap ${m('range')}`,
+      );
+      icmp.push(
+        `${guard}${key} . meta l4proto vmap ${m('any')}`,
+        `${guard}${key} . icmp type vmap ${m('icmp')}`,
+        `${guard}${key} . icmp type vmap ${m('icmpr')}`,
+      );
+    }
+    const chain = d === 'in' ? 'ingress' : 'egress';
+    const deny = `ip ${ep} @${d}_default_deny goto ${verdictChain(d, 'denied')}`;
+    // ICMP has its own key shape; splitting by protocol keeps a TCP SYN from evaluating the ICMP lookups. Packets
+    // of other protocols match no element (every key carries the protocol) and reach the default deny.
+    b.chain({ name: chain }, [`meta l4proto icmp goto ${chain}_icmp`, ...l4, deny]);
+    b.chain({ name: `${chain}_icmp` }, [...icmp, deny]);
+  }
+
   // --- endpoints ---
-  const seenIds = new Map<string, string>();
   const seenIps = new Set<string>();
   for (const ep of state.endpoints) {
-    const id = endpointId(ep);
-    const other = seenIds.get(id);
-    if (other !== undefined)
-      throw new Error(`endpoint name hash collision: ${other} and ${ep.name} (${id}); rename one`);
-    seenIds.set(id, ep.name);
     if (seenIps.has(ep.ip)) throw new Error(`two endpoints with IP ${ep.ip}`);
     seenIps.add(ep.ip);
     eps.set(ep.ip, '');
     hairpin.set(`${ep.ip} . ${ep.ip}`, '');
     for (const { dir, d } of DIRS) {
       const ds = ep.policy[dir];
-      const base = `${id}_${d}`;
-      const peer = d === 'in' ? 'saddr' : 'daddr';
-      // Maps exist only for levels that have segments (fewer sets keep libnftables' per-command cache small and
-      // the per-packet walk short); a level appearing or vanishing rewrites this endpoint's chain only.
-      type MapKey = 'ip' | 'id' | 'pd' | 'wc' | 'ipi' | 'idi' | 'pdi' | 'wci';
-      const mapDefs: Record<MapKey, { type: string; rule: string }> = {
-        ipi: { type: 'ipv4_addr . icmp_type', rule: `meta l4proto icmp ip ${peer} . icmp type` },
-        ip: { type: 'ipv4_addr . inet_proto . inet_service', rule: `${L4} ip ${peer} . meta l4proto . th dport` },
-        idi: { type: 'mark . icmp_type', rule: 'meta l4proto icmp meta mark . icmp type' },
-        id: { type: 'mark . inet_proto . inet_service', rule: `${L4} meta mark . meta l4proto . th dport` },
-        pdi: { type: 'icmp_type', rule: `meta l4proto icmp meta mark ${POD_MARKS} icmp type` },
-        pd: { type: 'inet_proto . inet_service', rule: `${L4} meta mark ${POD_MARKS} meta l4proto . th dport` },
-        wci: { type: 'icmp_type', rule: 'meta l4proto icmp icmp type' },
-        wc: { type: 'inet_proto . inet_service', rule: `${L4} meta l4proto . th dport` },
-      };
-      const elems = new Map<MapKey, Map<string, string>>();
-      const put = (level: Level, prefix: string, segs: readonly Segment[]) => {
+      // Not enforced: no element at all, the lookups miss and the packet goes on.
+      if (!ds.enforced) continue;
+      const put = (level: Level, peer: string, segs: readonly Segment[]) => {
         for (const s of segs) {
-          const range = `${s.lo}-${s.hi}`;
-          const v = `goto ${verdictChain(d, segmentKind(s), level)}`;
-          const icmp = s.protocol === 'ICMP';
-          const key = (icmp ? `${level}i` : level) as MapKey;
-          const k = icmp
-            ? prefix
-              ? `${prefix} . ${range}`
-              : range
-            : `${prefix ? `${prefix} . ` : ''}${protoName(s.protocol)} . ${range}`;
-          let e = elems.get(key);
-          if (!e) {
-            e = new Map();
-            elems.set(key, e);
-          }
-          e.set(k, v);
+          const { kind, key } = segmentKey(s, `${ep.ip} . ${peer}`);
+          maps[d][level][kind].set(key, `goto ${verdictChain(d, segmentKind(s), level)}`);
         }
       };
-      if (ds.enforced) {
-        for (const [ip, segs] of Object.entries(ds.byIp)) put('ip', bareIp(ip), segs);
-        for (const [pid, segs] of Object.entries(ds.byIdentity)) {
-          checkIdentity(Number(pid), `${ep.name} ${dir} byIdentity`, opts);
-          put('id', String(Number(pid)), segs);
-        }
-        put('pd', '', ds.pods ?? []);
-        put('wc', '', ds.wildcard);
+      for (const [ip, segs] of Object.entries(ds.byIp)) put('ip', `${bareIp(ip)} . `, segs);
+      for (const [pid, segs] of Object.entries(ds.byIdentity)) {
+        checkIdentity(Number(pid), `${ep.name} ${dir} byIdentity`, opts);
+        put('id', `${Number(pid)} . `, segs);
       }
-      const rules: string[] = [];
-      for (const key of Object.keys(mapDefs) as MapKey[]) {
-        const e = elems.get(key);
-        if (!e?.size) continue;
-        const name = `${base}_${key}`;
-        const target = b.set({ name, type: mapDefs[key].type, map: 'verdict', interval: true });
-        for (const [k, v] of e) target.set(k, v);
-        rules.push(`${mapDefs[key].rule} vmap @${name}`);
-      }
-      if (ds.enforced && !ds.defaultAllow) rules.push(`goto ${verdictChain(d, 'denied')}`);
-      // Not enforced: no dispatch element and no chain at all.
-      if (ds.enforced) {
-        b.chain({ name: base }, rules);
-        dispatch[d].set(ep.ip, `jump ${base}`);
-      }
-      if (d === 'in' && ds.enforced) {
+      put('pd', '', ds.pods ?? []);
+      put('wc', '', ds.wildcard);
+      if (!ds.defaultAllow) maps[d].defaultDeny.set(ep.ip, '');
+      if (d === 'in') {
         for (const hs of hostEffective(ds)) {
           if (hs.verdict !== 'deny' || hs.audit) continue;
           const range = `${hs.lo}-${hs.hi}`;
