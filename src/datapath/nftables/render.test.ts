@@ -178,6 +178,7 @@ describe('diff', () => {
       'add element inet pw-test-render eps { 10.9.0.4 }',
       'add element inet pw-test-render hairpin { 10.9.0.4 . 10.9.0.4 }',
       'add element inet pw-test-render eg_wc_port { 10.9.0.4 . udp . 53 : goto v_eg_allow_wc }',
+      'add element inet pw-test-render eg_enforced { 10.9.0.4 }',
       'add element inet pw-test-render eg_default_deny { 10.9.0.4 }',
     ]);
   });

@@ -16,6 +16,7 @@
  *     <d>_<l>_range  ep . peer . inet_proto . inet_service     a port range             (interval)
  *     <d>_<l>_icmp   ep . peer . icmp_type                     one ICMP type            (hash)
  *     <d>_<l>_icmpr  ep . peer . icmp_type                     an ICMP type range       (interval)
+ *   set <d>_enforced      ipv4_addr                            endpoints whose direction <d> is enforced (walk the levels)
  *   set <d>_default_deny  ipv4_addr                            enforced endpoints without default allow
  *   Map values are `goto v_<d>_<verdict>_<level>`: small shared chains that log (NFLOG, new connections only)
  *   and then return (allow/audit), drop (deny), or redirect.
@@ -207,7 +208,7 @@ const hex = (n: number) => `0x${n.toString(16)}`;
 const MAP_KINDS = ['port', 'any', 'range', 'icmp', 'icmpr'] as const;
 type MapKind = (typeof MAP_KINDS)[number];
 type LevelMaps = Record<MapKind, Map<string, string>>;
-type DirectionMaps = Record<Level, LevelMaps> & { defaultDeny: Map<string, string> };
+type DirectionMaps = Record<Level, LevelMaps> & { enforced: Map<string, string>; defaultDeny: Map<string, string> };
 
 /** Declares the shared policy maps (always all of them, so the rules never change) and returns their elements. */
 function policyMaps(b: Builder): Record<'in' | 'eg', DirectionMaps> {
@@ -228,7 +229,11 @@ function policyMaps(b: Builder): Record<'in' | 'eg', DirectionMaps> {
         maps[kind] = b.set({ name: `${d}_${level}_${kind}`, map: 'verdict', ...types[kind] });
       levels[level] = maps;
     }
-    out[d] = { ...levels, defaultDeny: b.set({ name: `${d}_default_deny`, type: 'ipv4_addr' }) };
+    out[d] = {
+      ...levels,
+      enforced: b.set({ name: `${d}_enforced`, type: 'ipv4_addr' }),
+      defaultDeny: b.set({ name: `${d}_default_deny`, type: 'ipv4_addr' }),
+    };
   }
   return out;
 }
@@ -331,18 +336,19 @@ export function renderModel(
     'ct state related accept',
     'ct status dnat ip saddr . ip daddr @hairpin accept',
     ...peerMark('daddr'),
-    'jump egress',
+    // Only endpoints whose egress is enforced walk the levels (one hash lookup for the others).
+    'ip saddr @eg_enforced jump egress',
     'goto ingress_eval',
   ]);
   b.chain({ name: 'ingress_eval' }, [
     ...peerMark('saddr'),
-    'jump ingress',
+    'ip daddr @in_enforced jump ingress',
     // An established flow that was proxied under an earlier policy keeps going to its proxy socket.
     `meta l4proto tcp ct state established socket transparent 1 socket wildcard 0 meta mark set ${mark} accept`,
     // Judged and accepted, not proxied: cache the verdict under the current generation.
     'ct mark set meta nfproto map @gen_mark accept',
   ]);
-  b.chain({ name: 'ingress_eval_l7' }, [...peerMark('saddr'), 'jump ingress', 'goto to_proxy']);
+  b.chain({ name: 'ingress_eval_l7' }, [...peerMark('saddr'), 'ip daddr @in_enforced jump ingress', 'goto to_proxy']);
   // TPROXY finds the established proxy socket first, else the listener. No listener: the statement does not
   // match and the packet falls to the reset/drop below — fail closed.
   b.chain({ name: 'to_proxy' }, [
@@ -434,6 +440,7 @@ export function renderModel(
       const ds = ep.policy[dir];
       // Not enforced: no element at all, the lookups miss and the packet goes on.
       if (!ds.enforced) continue;
+      maps[d].enforced.set(ep.ip, '');
       const put = (level: Level, peer: string, segs: readonly Segment[]) => {
         for (const s of segs) {
           const { kind, key } = segmentKey(s, `${ep.ip} . ${peer}`);
