@@ -238,12 +238,14 @@ async function updateTimes(driver: NftDriver, b: BenchState, n: number) {
   if (newId === undefined) throw new Error('no identity outside the server ingress map');
   srv.policy.ingress.byIdentity[newId] = [{ protocol: 'TCP', lo: 443, hi: 443, verdict: 'allow', rules: [] }];
   const elem: number[] = [];
+  const renderMs: number[] = [];
   const changes = new Set<number>();
   for (let i = 0; i < n; i++) {
     const st = await driver.apply(i % 2 === 0 ? withElem : base);
     if (st.full) throw new Error('one-element update fell back to a full load');
     changes.add(st.changes);
     elem.push(driver.last!.ms);
+    renderMs.push(driver.last!.renderMs);
   }
   // The same with a port range: the element goes to the shared interval map, which libnftables reads whole.
   const withRange = structuredClone(withElem);
@@ -274,6 +276,8 @@ async function updateTimes(driver: NftDriver, b: BenchState, n: number) {
   return {
     oneElementMs: { median: round(median(elem)), max: round(Math.max(...elem)), runs: elem.length },
     oneElementChanges: [...changes],
+    // The pure part before the kernel transaction (render the whole desired state, diff against the last one).
+    renderAndDiffMs: { median: round(median(renderMs)), max: round(Math.max(...renderMs)) },
     oneRangeElementMs: { median: round(median(range)), max: round(Math.max(...range)), runs: range.length },
     podAddRemoveMs: { median: round(median(pod)), max: round(Math.max(...pod)), runs: pod.length },
     podAddRemoveChanges: [...podChanges],

@@ -215,7 +215,7 @@ async function main(): Promise<void> {
     } as KubeObject;
     const endToEnd: number[] = [];
     const internal: number[] = [];
-    const parts: { compile: number; apply: number; changes: number }[] = [];
+    const parts: { compile: number; apply: number; kernel: number; changes: number }[] = [];
     for (let i = 0; i < CHANGES; i++) {
       const deny = i % 2 === 0;
       await sleep(300);
@@ -242,7 +242,12 @@ async function main(): Promise<void> {
       const ev = applied.slice(nApplied).find((e) => e.changeAt >= p0 - 1);
       if (ev) {
         internal.push(ev.appliedAt - ev.changeAt);
-        parts.push({ compile: ev.compileMs, apply: ev.applyMs, changes: ev.stats?.changes ?? 0 });
+        parts.push({
+          compile: ev.compileMs,
+          apply: ev.applyMs,
+          kernel: ev.kernelMs ?? Number.NaN,
+          changes: ev.stats?.changes ?? 0,
+        });
       }
     }
     results.policyChangeToEnforced = {
@@ -262,6 +267,7 @@ async function main(): Promise<void> {
             compileMsMedian: round(median(parts.map((x) => x.compile))),
             nftApplyMsMedian: round(median(parts.map((x) => x.apply))),
             nftApplyMsMax: round(Math.max(...parts.map((x) => x.apply))),
+            kernelTransactionMsMedian: round(median(parts.map((x) => x.kernel))),
             elementsTouchedMedian: median(parts.map((x) => x.changes)),
           }
         : undefined,
@@ -271,7 +277,7 @@ async function main(): Promise<void> {
 
     // --- 2. one pod added / removed: datapath transaction ---
     progress('measuring one-pod changes');
-    const podTx: { kind: string; applyMs: number; compileMs: number; changes: number }[] = [];
+    const podTx: { kind: string; applyMs: number; kernelMs: number; compileMs: number; changes: number }[] = [];
     for (let i = 0; i < 10; i++) {
       const name = `one-${i}`;
       const n = enf.desired!.endpoints.length;
@@ -283,18 +289,39 @@ async function main(): Promise<void> {
       await until('pod enforced', () => (enf.desired!.endpoints.length === n + 1 ? true : undefined), 30_000);
       const add = applied.slice(mark).find((e) => e.endpoints === n + 1);
       if (add?.stats)
-        podTx.push({ kind: 'add', applyMs: add.applyMs, compileMs: add.compileMs, changes: add.stats.changes });
+        podTx.push({
+          kind: 'add',
+          applyMs: add.applyMs,
+          kernelMs: add.kernelMs ?? Number.NaN,
+          compileMs: add.compileMs,
+          changes: add.stats.changes,
+        });
       mark = applied.length;
       await client.delete(RESOURCE_REFS.pods, 'default', name, { gracePeriodSeconds: 0 } as never);
       await until('pod gone', () => (enf.desired!.endpoints.length === n ? true : undefined), 30_000);
       const del = applied.slice(mark).find((e) => e.endpoints === n);
       if (del?.stats)
-        podTx.push({ kind: 'remove', applyMs: del.applyMs, compileMs: del.compileMs, changes: del.stats.changes });
+        podTx.push({
+          kind: 'remove',
+          applyMs: del.applyMs,
+          kernelMs: del.kernelMs ?? Number.NaN,
+          compileMs: del.compileMs,
+          changes: del.stats.changes,
+        });
     }
     const applyMs = podTx.map((x) => x.applyMs);
     results.onePodChange = {
       samples: podTx.length,
       datapathApplyMs: { median: round(median(applyMs)), p99: round(pct(applyMs, 99)) },
+      kernelTransactionMs: {
+        median: round(median(podTx.map((x) => x.kernelMs))),
+        p99: round(
+          pct(
+            podTx.map((x) => x.kernelMs),
+            99,
+          ),
+        ),
+      },
       compileMs: { median: round(median(podTx.map((x) => x.compileMs))) },
       elementsTouched: { median: median(podTx.map((x) => x.changes)), max: Math.max(...podTx.map((x) => x.changes)) },
       runner: (enf as unknown as { nft?: { runner: { kind: string } } }).nft?.runner.kind,

@@ -90,6 +90,8 @@ export interface AppliedEvent {
   appliedAt: number;
   compileMs: number;
   applyMs: number;
+  /** The kernel transaction inside applyMs (nftables driver), without render/diff. */
+  kernelMs?: number;
   stats?: ApplyStats;
   endpoints: number;
 }
@@ -412,6 +414,7 @@ export class EnforcementComponent {
       compileMs: t1 - t0,
       applyMs: t2 - t1,
       ...(stats ? { stats } : {}),
+      ...(stats && kernelMsOf(this.driver) !== undefined ? { kernelMs: kernelMsOf(this.driver) } : {}),
       endpoints: state.endpoints.length,
     };
     this.lastEvent = ev;
@@ -474,4 +477,10 @@ export class EnforcementComponent {
 
 export function createEnforcementComponent(opts: EnforcementOptions = {}): EnforcementComponent {
   return new EnforcementComponent(opts);
+}
+
+/** The last kernel transaction time, for drivers that report one (the nftables driver's `last`). */
+function kernelMsOf(driver: Driver | undefined): number | undefined {
+  const last = (driver as { last?: { ms?: unknown } } | undefined)?.last;
+  return typeof last?.ms === 'number' ? last.ms : undefined;
 }

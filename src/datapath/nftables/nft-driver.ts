@@ -11,6 +11,7 @@ import {
   diff,
   dumpModel,
   GENERATION_LIMIT,
+  generationMove,
   type NftModel,
   type NftTransaction,
   nextGeneration,
@@ -38,8 +39,11 @@ export interface NftDriverOptions {
 export interface NftDriver extends Driver {
   readonly options: Readonly<RenderOptions>;
   readonly runner: NftRunner;
-  /** The last transaction sent (for tests and `podwall status`), with its duration in ms. */
-  readonly last?: { tx: NftTransaction; ms: number };
+  /**
+   * The last transaction sent (for tests, benchmarks and `podwall status`): `ms` is the kernel transaction
+   * (libnftables, wall time), `renderMs` the pure part before it (render, diff).
+   */
+  readonly last?: { tx: NftTransaction; ms: number; renderMs: number };
 }
 
 export function createNftDriver(opts: NftDriverOptions = {}): NftDriver {
@@ -55,12 +59,13 @@ export function createNftDriver(opts: NftDriverOptions = {}): NftDriver {
   let model: NftModel | undefined;
   // A fresh random generation per driver: connections marked by an earlier agent are re-judged once.
   let generation = 1 + randomInt(GENERATION_LIMIT - 1);
-  let last: { tx: NftTransaction; ms: number } | undefined;
+  let last: { tx: NftTransaction; ms: number; renderMs: number } | undefined;
+  let renderStart = 0;
 
   async function send(tx: NftTransaction): Promise<void> {
     const t0 = performance.now();
     if (tx.commands.length) await runner.run(transactionText(tx));
-    last = { tx, ms: performance.now() - t0 };
+    last = { tx, ms: performance.now() - t0, renderMs: t0 - renderStart };
   }
 
   return {
@@ -70,17 +75,20 @@ export function createNftDriver(opts: NftDriverOptions = {}): NftDriver {
       return last;
     },
     async apply(state: DesiredState): Promise<ApplyStats> {
+      renderStart = performance.now();
       let next = renderModel(state, options, generation);
       let tx: NftTransaction;
       // What the desired state changed; the generation move (four elements) is bookkeeping on top of it.
       let changes: number;
       if (model) {
-        changes = diff(model, next).changes;
+        const policyTx = diff(model, next);
+        changes = policyTx.changes;
         if (changes === 0) return { changes: 0, full: false };
         // Something changed: move the policy generation in the same batch so cached verdicts are re-judged.
+        const from = generation;
         generation = nextGeneration(generation);
         next = withGeneration(next, generation);
-        tx = diff(model, next);
+        tx = { ...policyTx, commands: [...policyTx.commands, ...generationMove(options.table, from, generation)] };
         try {
           await send(tx);
         } catch {

@@ -4,6 +4,7 @@ import {
   diff,
   dumpModel,
   GENERATION_LIMIT,
+  generationMove,
   hostEffective,
   logPrefix,
   nextGeneration,
@@ -240,6 +241,8 @@ describe('verdict cache (policy generation in ct mark)', () => {
       'add element inet pw-test-render gen_mark { ipv4 : 0x8 }',
     ]);
     expect(tx.commands.some((c) => /chain|rule/.test(c))).toBe(false);
+    // generationMove is that same diff, without walking the rest of the model.
+    expect(generationMove('pw-test-render', 7, 8)).toEqual(tx.commands.filter((c) => /gen_/.test(c)));
     expect(withGeneration(prev, 7)).toEqual(prev);
   });
 

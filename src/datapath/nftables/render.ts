@@ -276,6 +276,22 @@ export function withGeneration(model: NftModel, generation: number): NftModel {
   return { table: model.table, sets, chains: model.chains };
 }
 
+/**
+ * The commands that move a table from one policy generation to another (appended to a change's transaction, so
+ * both apply in the same batch): the same as diffing the two `withGeneration` models, without walking the rest.
+ */
+export function generationMove(table: string, from: number, to: number): string[] {
+  checkGeneration(from);
+  checkGeneration(to);
+  if (from === to) return [];
+  return [
+    `delete element inet ${table} gen_now { ${hex(from)} }`,
+    `delete element inet ${table} gen_mark { ipv4 }`,
+    `add element inet ${table} gen_now { ${hex(to)} }`,
+    `add element inet ${table} gen_mark { ipv4 : ${hex(to)} }`,
+  ];
+}
+
 function generationElements(generation: number): Record<'gen_now' | 'gen_mark', Map<string, string>> {
   const g = hex(generation);
   return { gen_now: new Map([[g, '']]), gen_mark: new Map([['ipv4', g]]) };
