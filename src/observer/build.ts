@@ -272,6 +272,9 @@ export function flowsFromNflog(pkt: NflogPacket, src: AttributionSource): Flow[]
   };
   delete drop.policy_match_type;
   delete drop.is_reply;
+  // A connection cut by a policy change: there is no new-connection verdict, only the drop (as in Cilium, where
+  // policy-verdict events are for new connections and re-checked established flows surface as drops).
+  if (prefix.cut) return [drop];
   return [base, drop];
 }
 

@@ -137,6 +137,26 @@ describe('flow records', () => {
     expect(formatCompact(drop, { noTime: true })).toMatch(/ <> .* Policy denied DROPPED \(TCP Flags: SYN\)$/);
   });
 
+  it('a connection cut by a policy change is one drop record (no new-connection verdict)', () => {
+    const { src, ip } = seedSource('app.yaml', 'native/networkpolicy.yaml');
+    const flows = flowsFromNflog(
+      pkt(
+        logPrefix({ direction: 'ingress', verdict: 'denied', level: 'default', cut: true }),
+        tcpSyn(ip('xwing'), ip('deathstar-'), 42818, 80),
+      ),
+      src,
+    );
+    expect(flows).toHaveLength(1);
+    expect(flows[0]).toMatchObject({
+      verdict: 'DROPPED',
+      drop_reason_desc: 'POLICY_DENIED',
+      event_type: { type: 1, sub_type: 133 },
+      traffic_direction: 'INGRESS',
+      source: { pod_name: 'xwing' },
+      ingress_denied_by: [{ name: 'policy', namespace: 'default', kind: 'NetworkPolicy' }],
+    });
+  });
+
   it('an allowed connection names the allowing policy; attribution follows the state the kernel enforced', () => {
     const { src: l4, ip } = seedSource('app.yaml', 'cilium/networkpolicy-L4.yaml');
     const { src: none } = seedSource('app.yaml');

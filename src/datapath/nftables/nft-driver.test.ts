@@ -6,6 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { type NflogPacket, openNflog } from '../../observer/nflog.js';
+import { parseIpv4Packet } from '../../observer/packet.js';
 import { type HttpEvent, type ProxyServer, startProxy } from '../../proxy/server.js';
 import { desired, endpoint, enforced, seg } from '../builders.test-helper.js';
 import {
@@ -167,8 +169,11 @@ describe.skipIf(!live)('nftables driver: measurements and details', () => {
 describe.skipIf(!live)('nftables driver: verdict cache in ct mark', () => {
   it('an accepted connection carries the policy generation; drift stays unseen until the next apply re-judges it', async () => {
     const table = `pw-test-${randomBytes(3).toString('hex')}`;
+    const nflogGroup = 20000 + Math.floor(Math.random() * 20000);
+    const logged: NflogPacket[] = [];
+    const reader = await openNflog({ group: nflogGroup, onPacket: (p) => logged.push(p) });
     const n = await createTestNet(['a', 'b']);
-    const driver = createNftDriver({ table, manageRouting: false });
+    const driver = createNftDriver({ table, manageRouting: false, nflogGroup });
     const a = n.pods.a!;
     const b = n.pods.b!;
     const allow = desired({
@@ -195,10 +200,18 @@ describe.skipIf(!live)('nftables driver: verdict cache in ct mark', () => {
       other.endpoints[0]!.policy.egress = enforced({ wildcard: [seg('TCP', 0, 65535)] });
       await driver.apply(other);
       expect((await ka.request('/', 1500)).ok).toBe(false);
+      // The cut is logged once for the connection (its retransmissions are not).
+      const deadline = Date.now() + 3000;
+      while (!logged.some((p) => p.prefix.startsWith('pw:in:denied:def:cut')) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      const cuts = logged.filter((p) => p.prefix === 'pw:in:denied:def:cut ');
+      expect(cuts).toHaveLength(1);
+      expect(parseIpv4Packet(cuts[0]!.payload)).toMatchObject({ src: a.ip, dst: b.ip, dport: 80 });
     } finally {
       ka.close();
       await driver.teardown();
       await n.teardown();
+      await reader.close();
     }
     expect(sh('nft', ['list', 'tables'])).not.toContain(table);
   });

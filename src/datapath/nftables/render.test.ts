@@ -149,6 +149,19 @@ describe('renderModel', () => {
     expect(parseLogPrefix(logPrefix(p))).toEqual(p);
     expect(parseLogPrefix('pw:in:denied:def ')).toEqual({ direction: 'ingress', verdict: 'denied', level: 'default' });
     expect(parseLogPrefix('other')).toBeUndefined();
+    const cut = { direction: 'ingress', verdict: 'deny', level: 'id', cut: true } as const;
+    expect(logPrefix(cut)).toBe('pw:in:deny:id:cut ');
+    expect(parseLogPrefix(logPrefix(cut))).toEqual(cut);
+  });
+
+  it('drops of established, previously accepted connections are logged once as cut', () => {
+    const m = renderModel(base(), opts);
+    for (const chain of ['v_in_deny_id', 'v_eg_denied'])
+      expect(m.chains.get(chain)!.rules.slice(-3)).toEqual([
+        `ct state established ct mark != 0 log prefix "pw:${chain.slice(2, 4)}:${chain.includes('denied') ? 'denied:def' : 'deny:id'}:cut " group 7`,
+        'ct state established ct mark set 0',
+        'drop',
+      ]);
   });
 });
 

@@ -117,16 +117,21 @@ type Level = (typeof LEVELS)[number];
 const VERDICTS = ['allow', 'deny', 'redirect', 'audit'] as const;
 type VerdictKind = (typeof VERDICTS)[number] | 'denied';
 
-/** Verdict logged in the NFLOG prefix `pw:<dir>:<verdict>:<level>`. */
+/** Verdict logged in the NFLOG prefix `pw:<dir>:<verdict>:<level>[:cut]`. */
 export interface LogPrefix {
   direction: Direction;
   verdict: VerdictKind;
   level: Level | 'default';
+  /**
+   * An established connection, accepted under an earlier policy generation, dropped on re-judgement: the first
+   * packet of a connection a policy change cut (logged once per connection).
+   */
+  cut?: boolean;
 }
 
 export function logPrefix(p: LogPrefix): string {
   const lvl = p.level === 'default' ? 'def' : p.level;
-  return `pw:${p.direction === 'ingress' ? 'in' : 'eg'}:${p.verdict}:${lvl} `;
+  return `pw:${p.direction === 'ingress' ? 'in' : 'eg'}:${p.verdict}:${lvl}${p.cut ? ':cut' : ''} `;
 }
 
 /**
@@ -135,12 +140,13 @@ export function logPrefix(p: LogPrefix): string {
  * mark attribute carries the peer identity.
  */
 export function parseLogPrefix(s: string): LogPrefix | undefined {
-  const m = /^pw:(in|eg):(allow|deny|redirect|audit|denied):(ip|id|pd|wc|def) ?$/.exec(s);
+  const m = /^pw:(in|eg):(allow|deny|redirect|audit|denied):(ip|id|pd|wc|def)(:cut)? ?$/.exec(s);
   if (!m) return undefined;
   return {
     direction: m[1] === 'in' ? 'ingress' : 'egress',
     verdict: m[2] as VerdictKind,
     level: m[3] === 'def' ? 'default' : (m[3] as Level),
+    ...(m[4] ? { cut: true } : {}),
   };
 }
 
@@ -312,6 +318,12 @@ export function renderModel(
   checkGeneration(generation);
   const mark = hex(opts.tproxyMark);
   const log = (p: LogPrefix) => `ct state new log prefix "${logPrefix(p)}" group ${opts.nflogGroup}`;
+  // A drop of an established connection that had been accepted (non-zero ct mark) is a connection a policy change
+  // cut: logged once, then the mark is cleared so its retransmissions are dropped silently.
+  const logCut = (p: LogPrefix) => [
+    `ct state established ct mark != 0 log prefix "${logPrefix({ ...p, cut: true })}" group ${opts.nflogGroup}`,
+    'ct state established ct mark set 0',
+  ];
 
   // --- ipcache ---
   const resolver = new IdentityResolver(state);
@@ -400,7 +412,7 @@ export function renderModel(
       const lp = (verdict: VerdictKind): LogPrefix => ({ direction: dir, verdict, level });
       b.chain({ name: verdictChain(d, 'allow', level) }, [log(lp('allow'))]);
       b.chain({ name: verdictChain(d, 'audit', level) }, [log(lp('audit'))]);
-      b.chain({ name: verdictChain(d, 'deny', level) }, [log(lp('deny')), 'drop']);
+      b.chain({ name: verdictChain(d, 'deny', level) }, [log(lp('deny')), ...logCut(lp('deny')), 'drop']);
       b.chain(
         { name: verdictChain(d, 'redirect', level) },
         d === 'eg'
@@ -411,6 +423,7 @@ export function renderModel(
     b.chain({ name: verdictChain(d, 'denied') }, [
       ...(d === 'in' ? ['meta mark 1 return'] : []),
       log({ direction: dir, verdict: 'denied', level: 'default' }),
+      ...logCut({ direction: dir, verdict: 'denied', level: 'default' }),
       'drop',
     ]);
   }
