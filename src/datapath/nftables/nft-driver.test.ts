@@ -215,4 +215,37 @@ describe.skipIf(!live)('nftables driver: verdict cache in ct mark', () => {
     }
     expect(sh('nft', ['list', 'tables'])).not.toContain(table);
   });
+
+  it('an agent restart (a new driver, full atomic replace) keeps established allowed connections and enforces', async () => {
+    const table = `pw-test-${randomBytes(3).toString('hex')}`;
+    const n = await createTestNet(['a', 'b']);
+    const a = n.pods.a!;
+    const b = n.pods.b!;
+    const state = desired({
+      endpoints: [
+        endpoint('default/a', a.ip, 1001),
+        endpoint('default/b', b.ip, 1002, { ingress: enforced({ byIdentity: { 1001: [seg('TCP', 80)] } }) }),
+      ],
+    });
+    const first = createNftDriver({ table, manageRouting: false });
+    const second = createNftDriver({ table, manageRouting: false });
+    const ka = await n.keepAliveClient('a', b.ip, 80);
+    try {
+      await first.apply(state);
+      expect((await ka.request('/', 1500)).ok).toBe(true);
+      // The old agent is gone without teardown; the new one knows nothing and loads everything at once.
+      expect(await second.apply(state)).toMatchObject({ full: true });
+      const r = await ka.request('/', 1500);
+      expect(r).toMatchObject({ ok: true, socketReused: true });
+      expect((await n.curl('a', `http://${b.ip}:81/`, { timeoutS: 1 })).exit).not.toBe(0);
+      expect((await n.curl('a', `http://${b.ip}:80/`, { timeoutS: 2 })).code).toBe(200);
+    } finally {
+      ka.close();
+      await second.teardown();
+      first.runner.close();
+      second.runner.close();
+      await n.teardown();
+    }
+    expect(sh('nft', ['list', 'tables'])).not.toContain(table);
+  });
 });
