@@ -10,6 +10,31 @@ describe('ipv4', () => {
     expect(parseCidr('0.0.0.0/0').hi).toBe(2 ** 32 - 1);
   });
 
+  it.each([
+    ['0.0.0.0', 0],
+    ['255.255.255.255', 2 ** 32 - 1],
+    ['10.0.0.1', 167772161],
+    ['010.0.0.1', 167772161],
+  ])('parseIpv4(%s)', (ip, n) => {
+    expect(parseIpv4(ip)).toBe(n);
+  });
+
+  it.each([
+    '',
+    '1.2.3',
+    '1.2.3.4.5',
+    '1..2.3',
+    '.1.2.3',
+    '1.2.3.',
+    '1.2.3.4/32',
+    '1.2.3.a',
+    '1.2.3.1000',
+    ' 1.2.3.4',
+    '1.2.3.-4',
+  ])('parseIpv4 rejects %j', (ip) => {
+    expect(() => parseIpv4(ip)).toThrow(/invalid IPv4 address/);
+  });
+
   it('flattens nested CIDRs so the longest prefix wins', () => {
     const iv = flattenCidrs([
       { cidr: parseCidr('10.0.0.0/8'), value: 'a' },

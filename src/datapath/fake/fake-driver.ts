@@ -98,7 +98,11 @@ export class IdentityResolver {
 
   /** /32 entries including host IPs, sorted by address. */
   exactEntries(): [string, number][] {
-    return [...this.exact.entries()].sort((a, b) => parseIpv4(a[0]) - parseIpv4(b[0]));
+    // Parse each address once (not once per comparison: this runs on every apply over the whole ipcache).
+    return [...this.exact.entries()]
+      .map((e) => ({ e, n: parseIpv4(e[0]) }))
+      .sort((a, b) => a.n - b.n)
+      .map((x) => x.e);
   }
 
   /** Flattened, non-overlapping CIDR intervals (longest prefix wins). */
