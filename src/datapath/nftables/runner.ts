@@ -1,7 +1,7 @@
 /**
  * Applies nft scripts atomically. Preferred: libnftables in-process through koffi (`nft_run_cmd_from_buffer`,
- * ~0.5 ms per small transaction, run on koffi's worker thread so the event loop — and the in-process L7 proxy —
- * keeps serving). Fallback: `nft -f -` (one process per transaction, ~10–40 ms). Either way one script is one
+ * ~0.5 ms per small transaction, run on the calling thread; large scripts run on koffi's worker thread so the event
+ * loop — and the in-process L7 proxy — keeps serving). Fallback: `nft -f -` (one process per transaction, ~10–40 ms). Either way one script is one
  * netlink batch: all of it applies or none of it does.
  */
 import { spawn } from 'node:child_process';
@@ -72,6 +72,9 @@ class Serial {
   }
 }
 
+/** Scripts up to this size run synchronously (see LibNftRunner.run). */
+const SYNC_SCRIPT_LIMIT = 16 * 1024;
+
 class LibNftRunner implements NftRunner {
   readonly kind = 'libnftables' as const;
   private ctx: unknown;
@@ -89,12 +92,19 @@ class LibNftRunner implements NftRunner {
       () =>
         new Promise<string>((resolve, reject) => {
           if (!this.ctx) return reject(new Error('runner closed'));
-          this.l.runCmd.async(this.ctx, script, (err: unknown, rc: number) => {
+          const done = (rc: number) => {
             const out = (this.l.getOutput(this.ctx) as string | null) ?? '';
             const errText = (this.l.getError(this.ctx) as string | null) ?? '';
-            if (err) return reject(err);
             if (rc !== 0) return reject(new NftError(`nft failed: ${firstLine(errText)}`, errText, script));
             resolve(out);
+          };
+          // A small transaction (an incremental update: ~0.5–3 ms in the kernel) runs on the calling thread: the
+          // hop to koffi's worker and back through a busy event loop cost more than the transaction itself.
+          // Large ones (full loads, 100 ms and more) run on the worker so the event loop keeps serving.
+          if (script.length <= SYNC_SCRIPT_LIMIT) return done(this.l.runCmd(this.ctx, script) as number);
+          this.l.runCmd.async(this.ctx, script, (err: unknown, rc: number) => {
+            if (err) return reject(err);
+            done(rc);
           });
         }),
     );
