@@ -9,7 +9,7 @@
  * change is attributed to the newest state whose verdict agrees with the kernel's, else to the newest one.
  */
 import { randomUUID } from 'node:crypto';
-import { type LogPrefix, parseLogPrefix } from '../datapath/nftables/render.js';
+import { CODE_BIT, type LogPrefix, parseLogPrefix } from '../datapath/nftables/render.js';
 import { ID_HOST } from '../identity/reserved.js';
 import { evaluateFlow, lookupSegment } from '../policy/evaluate.js';
 import type { CompiledCluster } from '../policy/resolve/compile.js';
@@ -239,14 +239,16 @@ export function flowsFromNflog(pkt: NflogPacket, src: AttributionSource): Flow[]
   const flow: PolicyFlow = { srcIp: p.src, dstIp: p.dst, protocol, dport };
   const dir = prefix.direction;
   const a = attributeL3L4(prefix, flow, src);
+  // The packet mark is the peer identity, unless a policy map hit already replaced it with a verdict code.
+  const peerIdentity = pkt.mark & CODE_BIT ? 0 : pkt.mark;
   const verdict = KERNEL_VERDICT[prefix.verdict];
   const base: Flow = {
     time: pkt.time.toISOString(),
     uuid: randomUUID(),
     verdict,
     IP: { source: p.src, destination: p.dst, ipVersion: 'IPv4' },
-    source: a?.source ?? { identity: dir === 'ingress' ? pkt.mark : 0, labels: [] },
-    destination: a?.destination ?? { identity: dir === 'egress' ? pkt.mark : 0, labels: [] },
+    source: a?.source ?? { identity: dir === 'ingress' ? peerIdentity : 0, labels: [] },
+    destination: a?.destination ?? { identity: dir === 'egress' ? peerIdentity : 0, labels: [] },
     Type: 'L3_L4',
     ...(src.nodeName ? { node_name: src.nodeName } : {}),
     event_type: { type: EVENT_POLICY_VERDICT },

@@ -36,14 +36,17 @@ describe('renderModel', () => {
     );
     // One shared hash map per direction, level and key shape; single ports are hash elements keyed by the endpoint.
     expect(dump).toContain(
-      'map inet pw-test-render in_id_port { type ipv4_addr . mark . inet_proto . inet_service : verdict ; }\n' +
-        '  10.9.0.2 . 1002 . tcp . 80 : goto v_in_allow_id',
+      'map inet pw-test-render in_id_port { type ipv4_addr . mark . inet_proto . inet_service : mark ; }\n' +
+        '  10.9.0.2 . 1002 . tcp . 80 : 0x40000001',
     );
     // A true range goes to the interval map.
     expect(dump).toContain(
-      'map inet pw-test-render in_id_range { type ipv4_addr . mark . inet_proto . inet_service : verdict ; flags interval ; }\n' +
-        '  10.9.0.2 . 1002 . tcp . 8000-8080 : goto v_in_deny_id',
+      'map inet pw-test-render in_id_range { type ipv4_addr . mark . inet_proto . inet_service : mark ; flags interval ; }\n' +
+        '  10.9.0.2 . 1002 . tcp . 8000-8080 : 0x40000005',
     );
+    // The policy maps hold verdict codes; one static map per direction turns a code into the verdict chain.
+    expect(dump).toContain('  0x40000001 : goto v_in_allow_id\n');
+    expect(dump).toContain('  0x40000005 : goto v_in_deny_id\n');
     expect(dump).toContain('set inet pw-test-render in_default_deny { type ipv4_addr ; }\n  10.9.0.2\n');
     expect(dump).toContain(
       'chain inet pw-test-render policy_pre { type filter hook prerouting priority -90 ; policy accept ; }',
@@ -65,11 +68,11 @@ describe('renderModel', () => {
     const eg = m.chains.get('egress')!.rules;
     expect(eg[0]).toBe('meta l4proto icmp goto egress_icmp');
     expect(eg.slice(1, 4)).toEqual([
-      'ip saddr . ip daddr . meta l4proto . th dport vmap @eg_ip_port',
-      'ip saddr . ip daddr . meta l4proto vmap @eg_ip_any',
-      'ip saddr . ip daddr . meta l4proto . th dport vmap @eg_ip_range',
+      'meta mark set ip saddr . ip daddr . meta l4proto . th dport map @eg_ip_port',
+      'meta mark set ip saddr . ip daddr . meta l4proto map @eg_ip_any',
+      'meta mark set ip saddr . ip daddr . meta l4proto . th dport map @eg_ip_range',
     ]);
-    expect(eg.map((r) => /@eg_(\w+?)_/.exec(r)?.[1]).filter(Boolean)).toEqual([
+    expect(eg.map((r) => /@eg_([a-z]+)/.exec(r)?.[1]).filter(Boolean)).toEqual([
       'ip',
       'ip',
       'ip',
@@ -82,13 +85,20 @@ describe('renderModel', () => {
       'wc',
       'wc',
       'wc',
+      'codes',
       'default',
     ]);
-    expect(eg).toContain('meta mark 256-65535 ip saddr . meta l4proto . th dport vmap @eg_pd_port');
-    expect(eg.at(-1)).toBe('ip saddr @eg_default_deny goto v_eg_denied');
+    expect(eg).toContain('meta mark 256-65535 meta mark set ip saddr . meta l4proto . th dport map @eg_pd_port');
+    // After a hit the mark holds a code: the wildcard level must not look again.
+    expect(eg).toContain('meta mark & 0x40000000 == 0 meta mark set ip saddr . meta l4proto map @eg_wc_any');
+    expect(eg.slice(-2)).toEqual(['meta mark vmap @eg_codes', 'ip saddr @eg_default_deny goto v_eg_denied']);
     const inIcmp = m.chains.get('ingress_icmp')!.rules;
-    expect(inIcmp).toContain('ip daddr . meta mark . icmp type vmap @in_id_icmp');
+    expect(inIcmp).toContain('meta mark set ip daddr . meta mark . icmp type map @in_id_icmp');
     expect(inIcmp.at(-1)).toBe('ip daddr @in_default_deny goto v_in_denied');
+    // The host is handled before the levels (allowed, never proxied, explicit denies only).
+    expect(m.chains.get('ingress')!.rules[0]).toBe('meta mark 1 goto ingress_host');
+    expect(m.chains.get('ingress_host')!.rules.at(-1)).toBe('return');
+    expect(m.chains.get('egress')!.rules.join('\n')).not.toContain('ingress_host');
   });
 
   it.each([
@@ -101,7 +111,7 @@ describe('renderModel', () => {
   ])('a wildcard segment for %s goes to %s', (_name, segment, map, key) => {
     const s = base();
     s.endpoints[0]!.policy.ingress.wildcard = [segment];
-    expect([...renderModel(s, opts).sets.get(map)!.elements]).toEqual([[key, 'goto v_in_allow_wc']]);
+    expect([...renderModel(s, opts).sets.get(map)!.elements]).toEqual([[key, '0x40000003']]);
   });
 
   it('starts with an atomic table replacement', () => {
@@ -177,7 +187,7 @@ describe('diff', () => {
     const tx = diff(renderModel(base(), opts), renderModel(next, opts));
     expect(tx.commands).toEqual([
       'delete element inet pw-test-render in_id_port { 10.9.0.2 . 1002 . tcp . 80 }',
-      'add element inet pw-test-render in_id_port { 10.9.0.2 . 1002 . tcp . 81 : goto v_in_allow_id }',
+      'add element inet pw-test-render in_id_port { 10.9.0.2 . 1002 . tcp . 81 : 0x40000001 }',
     ]);
     expect(tx).toMatchObject({ changes: 2, full: false });
   });
@@ -191,7 +201,7 @@ describe('diff', () => {
       'add element inet pw-test-render ipcache { 10.9.0.4 : 1003 }',
       'add element inet pw-test-render eps { 10.9.0.4 }',
       'add element inet pw-test-render hairpin { 10.9.0.4 . 10.9.0.4 }',
-      'add element inet pw-test-render eg_wc_port { 10.9.0.4 . udp . 53 : goto v_eg_allow_wc }',
+      'add element inet pw-test-render eg_wc_port { 10.9.0.4 . udp . 53 : 0x40000003 }',
       'add element inet pw-test-render eg_enforced { 10.9.0.4 }',
       'add element inet pw-test-render eg_default_deny { 10.9.0.4 }',
     ]);

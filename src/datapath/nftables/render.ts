@@ -18,8 +18,9 @@
  *     <d>_<l>_icmpr  ep . peer . icmp_type                     an ICMP type range       (interval)
  *   set <d>_enforced      ipv4_addr                            endpoints whose direction <d> is enforced (walk the levels)
  *   set <d>_default_deny  ipv4_addr                            enforced endpoints without default allow
- *   Map values are `goto v_<d>_<verdict>_<level>`: small shared chains that log (NFLOG, new connections only)
- *   and then return (allow/audit), drop (deny), or redirect.
+ *   Map values are verdict codes written into the packet mark; the static map <d>_codes sends each code to
+ *   `goto v_<d>_<verdict>_<level>`: small shared chains that log (NFLOG, new connections only) and then return
+ *   (allow/audit), drop (deny), or redirect.
  *
  *   Why shared maps rather than one set of maps per endpoint: libnftables lists every set of the table before each
  *   transaction and fetches all elements of an interval set it adds to, so per-endpoint maps made every update
@@ -163,6 +164,18 @@ export function shortHash(s: string): string {
 /** The `pods` level applies to cluster-local identities only. */
 const POD_MARKS = '256-65535';
 
+/**
+ * Verdict codes: what a policy map lookup writes into the packet mark (bit 30 set, so a code is never an identity).
+ * A static map per direction turns the code into `goto v_<d>_<kind>_<level>`. The policy maps themselves hold plain
+ * data, never a jump: the kernel re-validates every jump/goto reachable from the table's base chains on each
+ * transaction that adds one, which made every update O(all policy elements) (~5 ms at 60k elements).
+ */
+export const CODE_BIT = 0x40000000;
+
+function verdictCode(kind: (typeof VERDICTS)[number], level: Level): string {
+  return hex(CODE_BIT | (VERDICTS.indexOf(kind) << 2) | LEVELS.indexOf(level));
+}
+
 function verdictChain(d: 'in' | 'eg', kind: VerdictKind, level?: Level): string {
   return kind === 'denied' ? `v_${d}_denied` : `v_${d}_${kind}_${level}`;
 }
@@ -205,8 +218,9 @@ function serviceId(s: ServiceState): string {
 }
 
 function checkIdentity(id: number, what: string, opts: RenderOptions): void {
-  if (!Number.isInteger(id) || id < 0 || id >= opts.tproxyMark)
-    throw new Error(`${what}: identity ${id} out of range (must be < ${opts.tproxyMark})`);
+  const limit = Math.min(opts.tproxyMark, CODE_BIT);
+  if (!Number.isInteger(id) || id < 0 || id >= limit)
+    throw new Error(`${what}: identity ${id} out of range (must be < ${limit})`);
 }
 
 const hex = (n: number) => `0x${n.toString(16)}`;
@@ -231,8 +245,7 @@ function policyMaps(b: Builder): Record<'in' | 'eg', DirectionMaps> {
         icmpr: { type: `${key} . icmp_type`, interval: true },
       };
       const maps = {} as LevelMaps;
-      for (const kind of MAP_KINDS)
-        maps[kind] = b.set({ name: `${d}_${level}_${kind}`, map: 'verdict', ...types[kind] });
+      for (const kind of MAP_KINDS) maps[kind] = b.set({ name: `${d}_${level}_${kind}`, map: 'mark', ...types[kind] });
       levels[level] = maps;
     }
     out[d] = {
@@ -401,6 +414,13 @@ export function renderModel(
     'meta l4proto icmp ip daddr . icmp type @host_deny_icmp drop',
     'accept',
   ]);
+  b.chain({ name: 'ingress_host' }, [
+    `meta l4proto { tcp, udp, sctp } ip daddr . meta l4proto . th dport @host_deny ${hostLog}`,
+    `meta l4proto { tcp, udp, sctp } ip daddr . meta l4proto . th dport @host_deny drop`,
+    `meta l4proto icmp ip daddr . icmp type @host_deny_icmp ${hostLog}`,
+    'meta l4proto icmp ip daddr . icmp type @host_deny_icmp drop',
+    'return',
+  ]);
   const svcRule = 'ip daddr . meta l4proto . th dport vmap @services';
   b.chain({ name: 'nat_pre', base: { type: 'nat', hook: 'prerouting', priority: -100 } }, [svcRule]);
   b.chain({ name: 'nat_out', base: { type: 'nat', hook: 'output', priority: -100 } }, [svcRule]);
@@ -415,13 +435,10 @@ export function renderModel(
       b.chain({ name: verdictChain(d, 'deny', level) }, [log(lp('deny')), ...logCut(lp('deny')), 'drop']);
       b.chain(
         { name: verdictChain(d, 'redirect', level) },
-        d === 'eg'
-          ? [log(lp('redirect')), 'goto ingress_eval_l7']
-          : ['meta mark 1 return', log(lp('redirect')), 'goto to_proxy'],
+        d === 'eg' ? [log(lp('redirect')), 'goto ingress_eval_l7'] : [log(lp('redirect')), 'goto to_proxy'],
       );
     }
     b.chain({ name: verdictChain(d, 'denied') }, [
-      ...(d === 'in' ? ['meta mark 1 return'] : []),
       log({ direction: dir, verdict: 'denied', level: 'default' }),
       ...logCut({ direction: dir, verdict: 'denied', level: 'default' }),
       'drop',
@@ -436,26 +453,33 @@ export function renderModel(
     const l4: string[] = [];
     const icmp: string[] = [];
     for (const level of LEVELS) {
-      const guard = level === 'pd' ? `meta mark ${POD_MARKS} ` : '';
+      // Once a level hit wrote a code, later levels must not look: the id level's key holds the mark (a code is
+      // never an identity), the pods level's range excludes codes, and the ip level comes first; the wildcard
+      // level needs the explicit test.
+      const guard =
+        level === 'pd' ? `meta mark ${POD_MARKS} ` : level === 'wc' ? `meta mark & ${hex(CODE_BIT)} == 0 ` : '';
       const key = level === 'ip' ? `ip ${ep} . ip ${peer}` : level === 'id' ? `ip ${ep} . meta mark` : `ip ${ep}`;
       const m = (kind: MapKind) => `@${d}_${level}_${kind}`;
+      const set = (k: string, map: string) => `${guard}meta mark set ${key} . ${k} map ${map}`;
       l4.push(
-        `${guard}${key} . meta l4proto . th dport vmap ${m('port')}`,
-        `${guard}${key} . meta l4proto vmap ${m('any')}`,
-        `${guard}${key} . meta l4proto . th dport vmap ${m('range')}`,
+        set('meta l4proto . th dport', m('port')),
+        set('meta l4proto', m('any')),
+        set('meta l4proto . th dport', m('range')),
       );
-      icmp.push(
-        `${guard}${key} . meta l4proto vmap ${m('any')}`,
-        `${guard}${key} . icmp type vmap ${m('icmp')}`,
-        `${guard}${key} . icmp type vmap ${m('icmpr')}`,
-      );
+      icmp.push(set('meta l4proto', m('any')), set('icmp type', m('icmp')), set('icmp type', m('icmpr')));
     }
     const chain = d === 'in' ? 'ingress' : 'egress';
-    const deny = `ip ${ep} @${d}_default_deny goto ${verdictChain(d, 'denied')}`;
+    const codes = b.set({ name: `${d}_codes`, type: 'mark', map: 'verdict' });
+    for (const kind of VERDICTS)
+      for (const level of LEVELS) codes.set(verdictCode(kind, level), `goto ${verdictChain(d, kind, level)}`);
+    const tail = [`meta mark vmap @${d}_codes`, `ip ${ep} @${d}_default_deny goto ${verdictChain(d, 'denied')}`];
+    // The host reaching a pod is allowed and never proxied; only its explicit denies apply (the same sets as
+    // host → pod in OUTPUT). Handled before the levels, which would otherwise lose the identity to a code.
+    const host = d === 'in' ? ['meta mark 1 goto ingress_host'] : [];
     // ICMP has its own key shape; splitting by protocol keeps a TCP SYN from evaluating the ICMP lookups. Packets
     // of other protocols match no element (every key carries the protocol) and reach the default deny.
-    b.chain({ name: chain }, [`meta l4proto icmp goto ${chain}_icmp`, ...l4, deny]);
-    b.chain({ name: `${chain}_icmp` }, [...icmp, deny]);
+    b.chain({ name: chain }, [...host, `meta l4proto icmp goto ${chain}_icmp`, ...l4, ...tail]);
+    b.chain({ name: `${chain}_icmp` }, [...icmp, ...tail]);
   }
 
   // --- endpoints ---
@@ -473,7 +497,7 @@ export function renderModel(
       const put = (level: Level, peer: string, segs: readonly Segment[]) => {
         for (const s of segs) {
           const { kind, key } = segmentKey(s, `${ep.ip} . ${peer}`);
-          maps[d][level][kind].set(key, `goto ${verdictChain(d, segmentKind(s), level)}`);
+          maps[d][level][kind].set(key, verdictCode(segmentKind(s), level));
         }
       };
       for (const [ip, segs] of Object.entries(ds.byIp)) put('ip', `${bareIp(ip)} . `, segs);
