@@ -115,6 +115,9 @@ async function serveNaive(spec: ProxyChildSpec): Promise<void> {
 async function serveProxy(spec: ProxyChildSpec): Promise<void> {
   const { startProxy } = await import('../src/proxy/server.js');
   const m = spec.match;
+  // An observer, as in the agent: the proxy builds an HttpEvent per request only when someone listens, and that
+  // cost belongs in the measurement.
+  const events = { count: 0 };
   const proxy = await startProxy({
     port: spec.port,
     host: spec.host,
@@ -123,6 +126,9 @@ async function serveProxy(spec: ProxyChildSpec): Promise<void> {
       lookup: (src, dst, port) => (!m || (m.src === src && m.dst === dst && m.port === port) ? spec.policy : undefined),
     },
     ...(spec.upstream ? { originalDst: () => spec.upstream! } : {}),
+    onHttpEvent: () => {
+      events.count++;
+    },
   });
   process.stdout.write(`ready ${proxy.port}\n`);
   const stop = () => void proxy.close().then(() => process.exit(0));
