@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BodyReader } from './body.js';
 import { ChunkedDecoder, encodeChunks, LAST_CHUNK } from './chunked.js';
 import { BODY_CHUNKED, BODY_LENGTH } from './framing.js';
+import { splitAt } from './split.test-helper.js';
 
 type Outcome = { error: string } | { payload: string; rest: string } | { more: string };
 
@@ -21,18 +22,6 @@ function decodeAll(pieces: Buffer[], maxTrailers?: number): Outcome {
 }
 
 const one = (s: string, maxTrailers?: number) => decodeAll([Buffer.from(s, 'latin1')], maxTrailers);
-
-function split(buf: Buffer, cuts: number[]): Buffer[] {
-  const at = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const c of at) {
-    out.push(buf.subarray(prev, c));
-    prev = c;
-  }
-  out.push(buf.subarray(prev));
-  return out;
-}
 
 describe('chunked decoder: accepted', () => {
   it.each([
@@ -123,7 +112,7 @@ describe('chunked decoder: properties', () => {
   it('decodes any valid body identically however it is split', () => {
     fc.assert(
       fc.property(chunkedBody, fc.array(fc.nat(), { maxLength: 8 }), ({ bytes, payload, rest }, cuts) => {
-        expect(decodeAll(split(bytes, cuts))).toEqual({ payload, rest });
+        expect(decodeAll(splitAt(bytes, cuts))).toEqual({ payload, rest });
       }),
       { numRuns: 1000 },
     );
@@ -135,7 +124,7 @@ describe('chunked decoder: properties', () => {
       .map((xs) => Buffer.from(xs.join(''), 'latin1'));
     fc.assert(
       fc.property(noisy, fc.array(fc.nat(), { maxLength: 8 }), (bytes, cuts) => {
-        expect(decodeAll(split(bytes, cuts))).toEqual(decodeAll([bytes]));
+        expect(decodeAll(splitAt(bytes, cuts))).toEqual(decodeAll([bytes]));
       }),
       { numRuns: 1000 },
     );

@@ -4,6 +4,7 @@ import { fieldName, fieldValue } from './fields.js';
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE } from './framing.js';
 import { HEAD_ERROR, HEAD_MORE, HeadReader } from './head-reader.js';
 import { EXPECT_CONTINUE, EXPECT_NONE, EXPECT_OTHER, parseRequestHead, type RequestHead } from './request.js';
+import { splitAt } from './split.test-helper.js';
 
 /** Everything a caller can observe of one parse, as plain data (for equality across splits). */
 function summary(h: RequestHead | string) {
@@ -31,18 +32,6 @@ function feed(pieces: Buffer[], max = 16 * 1024): Outcome {
 }
 
 const one = (s: string, max?: number) => feed([Buffer.from(s, 'latin1')], max);
-
-function split(buf: Buffer, cuts: number[]): Buffer[] {
-  const at = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const c of at) {
-    out.push(buf.subarray(prev, c));
-    prev = c;
-  }
-  out.push(buf.subarray(prev));
-  return out;
-}
 
 describe('request head: accepted', () => {
   it.each([
@@ -242,7 +231,7 @@ describe('request head: properties', () => {
   it('a request split at arbitrary byte boundaries parses exactly as the unsplit one', () => {
     fc.assert(
       fc.property(request, fc.array(fc.nat(), { maxLength: 6 }), (bytes, cuts) => {
-        expect(feed(split(bytes, cuts))).toEqual(feed([bytes]));
+        expect(feed(splitAt(bytes, cuts))).toEqual(feed([bytes]));
       }),
       { numRuns: 1000 },
     );
@@ -254,7 +243,7 @@ describe('request head: properties', () => {
       .map((xs) => Buffer.from(xs.join(''), 'latin1'));
     fc.assert(
       fc.property(noisy, fc.array(fc.nat(), { maxLength: 6 }), (bytes, cuts) => {
-        expect(feed(split(bytes, cuts), 256)).toEqual(feed([bytes], 256));
+        expect(feed(splitAt(bytes, cuts), 256)).toEqual(feed([bytes], 256));
       }),
       { numRuns: 1000 },
     );
