@@ -20,8 +20,11 @@
  * the policy; the verdict is then cached in its ct mark under the table's policy generation
  * (src/datapath/nftables/README.md), so later packets cost one conntrack mark lookup until the next change.
  *
- * C (diagnostic, interleaved too: A B C A B C …): the same two pods and policies in a table that holds nothing else
- * (a few dozen entries). C vs A is the cost of podwall's chain walk as such; B vs C the cost of the map sizes.
+ * Diagnostics, interleaved too (A S K B C A S K B C …): S = conntrack alone (a table with one `ct state established
+ * accept` rule: the floor of any stateful filter); K = podwall's table with the same two pods and no policy (conntrack,
+ * service NAT hooks, the fixed chains); C = the two pods and their two policies in a table that holds nothing else.
+ * S vs A is the price of connection tracking, K vs S that of podwall's fixed chains, B vs K that of the policies,
+ * B vs C that of the map sizes.
  *
  * Connection rate: `wrk -t1 -c32 -H 'Connection: close'` from the client pod against nginx in the server pod:
  * every request is a new TCP connection (SYN → policy walk on egress and ingress), and both ends are C programs, so
@@ -388,16 +391,28 @@ async function main(): Promise<Record<string, unknown>> {
         },
       })),
     };
-    type Mode = 'A' | 'K' | 'B' | 'C';
-    const modes: readonly Mode[] = flag('no-small') ? ['A', 'K', 'B'] : ['A', 'K', 'B', 'C'];
-    const tput: Record<Mode, number[]> = { A: [], K: [], B: [], C: [] };
-    const conns: Record<Mode, number[]> = { A: [], K: [], B: [], C: [] };
+    // S: conntrack alone — a table of our own with one `ct state established accept` rule, nothing else. The
+    // floor of any stateful filter: K vs S is what podwall's fixed chains add on top of connection tracking.
+    const ctTable = `${table}-ct`;
+    const ctOnly = (verb: 'load' | 'drop') =>
+      driver.runner.run(
+        verb === 'drop'
+          ? `add table inet ${ctTable}\ndelete table inet ${ctTable}\n`
+          : `add table inet ${ctTable}\nadd chain inet ${ctTable} pre { type filter hook prerouting priority -90 ; policy accept ; }\n` +
+              `add rule inet ${ctTable} pre ct state established accept\n`,
+      );
+    cleanup.push(`nft table ${ctTable}`, () => ctOnly('drop'));
+    type Mode = 'A' | 'S' | 'K' | 'B' | 'C';
+    const modes: readonly Mode[] = flag('no-small') ? ['A', 'S', 'K', 'B'] : ['A', 'S', 'K', 'B', 'C'];
+    const tput: Record<Mode, number[]> = { A: [], S: [], K: [], B: [], C: [] };
+    const conns: Record<Mode, number[]> = { A: [], S: [], K: [], B: [], C: [] };
     const loadMs: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       for (const mode of modes) {
-        if (mode === 'A') {
+        if (mode === 'A' || mode === 'S') {
           await driver.teardown();
-          if (!(await reachable8080(net))) throw new Error('A: client cannot reach server:8080 without rules');
+          if (mode === 'S') await ctOnly('load');
+          if (!(await reachable8080(net))) throw new Error(`${mode}: client cannot reach server:8080 without policy`);
         } else {
           await driver.teardown();
           const st = await driver.apply(mode === 'B' ? b.state : mode === 'C' ? small.state : noPolicy);
@@ -410,6 +425,7 @@ async function main(): Promise<Record<string, unknown>> {
         }
         tput[mode].push(await iperf(net, server.ip, SECONDS));
         conns[mode].push(await connRate(net, server.ip, SECONDS));
+        if (mode === 'S') await ctOnly('drop');
         log(
           `run ${i + 1}/${RUNS} ${mode}: ${tput[mode].at(-1)!.toFixed(2)} Gbit/s, ${Math.round(conns[mode].at(-1)!)} conn/s` +
             (mode === 'B' ? `, load ${loadMs.at(-1)!.toFixed(0)} ms` : ''),
@@ -423,6 +439,12 @@ async function main(): Promise<Record<string, unknown>> {
       throughput: compareAB(tput.K, tput.B),
       connections: compareAB(conns.K, conns.B, 0),
       noPolicyVsBare: { throughput: compareAB(tput.A, tput.K), connections: compareAB(conns.A, conns.K, 0) },
+    };
+    out.statefulFloor = {
+      what: 'S: conntrack alone (one `ct state established accept` rule) vs no rules; K vs S: podwall without policy vs conntrack alone',
+      throughput: compareAB(tput.A, tput.S),
+      connections: compareAB(conns.A, conns.S, 0),
+      noPolicyVsConntrack: { throughput: compareAB(tput.S, tput.K), connections: compareAB(conns.S, conns.K, 0) },
     };
     if (tput.C.length) {
       out.smallTable = {
