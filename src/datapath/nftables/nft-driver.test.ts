@@ -166,7 +166,7 @@ describe.skipIf(!live)('nftables driver: measurements and details', () => {
   });
 });
 
-describe.skipIf(!live)('nftables driver: verdict cache in ct mark', () => {
+describe.skipIf(!live)('nftables driver (live): verdict cache, restart, anti-spoofing', () => {
   it('an accepted connection carries the policy generation; drift stays unseen until the next apply re-judges it', async () => {
     const table = `pw-test-${randomBytes(3).toString('hex')}`;
     const nflogGroup = 20000 + Math.floor(Math.random() * 20000);
@@ -244,6 +244,38 @@ describe.skipIf(!live)('nftables driver: verdict cache in ct mark', () => {
       await second.teardown();
       first.runner.close();
       second.runner.close();
+      await n.teardown();
+    }
+    expect(sh('nft', ['list', 'tables'])).not.toContain(table);
+  });
+
+  it('a pod cannot pose as the host: a spoofed source address is dropped before it is judged', async () => {
+    const table = `pw-test-${randomBytes(3).toString('hex')}`;
+    const n = await createTestNet(['a', 'b']);
+    const a = n.pods.a!;
+    const b = n.pods.b!;
+    // An address of "the host" that the host does not route to pod a (below .192, see TestNet.addr).
+    const hostIp = n.addr(100);
+    const state = desired({
+      endpoints: [
+        endpoint('default/a', a.ip, 1001),
+        endpoint('default/b', b.ip, 1002, { ingress: enforced({ byIdentity: { 1001: [seg('TCP', 81)] } }) }),
+      ],
+      hostIps: [hostIp],
+    });
+    const driver = createNftDriver({ table, manageRouting: false });
+    const conntrackFrom = (src: string) => sh('conntrack', ['-L', '-s', src, '-d', b.ip]);
+    try {
+      await driver.apply(state);
+      // a's own address reaches the allowed port, so the path works and the table enforces.
+      expect((await n.curl('a', `http://${b.ip}:81/`, { timeoutS: 2 })).code).toBe(200);
+      // From the spoofed "host" address, port 80 would be allowed (the host may reach any pod) — if it got judged.
+      await n.exec('a', ['ip', 'addr', 'add', `${hostIp}/32`, 'dev', 'eth0']);
+      await n.curl('a', `http://${b.ip}:80/`, { timeoutS: 1, extra: ['--interface', hostIp] });
+      expect(conntrackFrom(hostIp)).not.toContain(`dst=${b.ip}`);
+    } finally {
+      await driver.teardown();
+      driver.runner.close();
       await n.teardown();
     }
     expect(sh('nft', ['list', 'tables'])).not.toContain(table);

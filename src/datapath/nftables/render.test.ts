@@ -97,6 +97,12 @@ describe('renderModel', () => {
     expect(inIcmp.at(-1)).toBe('ip daddr @in_default_deny goto v_in_denied');
     // The host is handled before the levels (allowed, never proxied, explicit denies only).
     expect(m.chains.get('ingress')!.rules[0]).toBe('meta mark 1 goto ingress_host');
+    // Anti-spoofing comes before any identity is derived from the source address.
+    const pod = m.chains.get('pod')!.rules;
+    expect(pod.indexOf('fib saddr . iif oif missing drop')).toBeGreaterThan(-1);
+    expect(pod.indexOf('fib saddr . iif oif missing drop')).toBeLessThan(
+      pod.findIndex((r) => r.startsWith('meta mark set')),
+    );
     expect(m.chains.get('ingress_host')!.rules.at(-1)).toBe('return');
     expect(m.chains.get('egress')!.rules.join('\n')).not.toContain('ingress_host');
   });

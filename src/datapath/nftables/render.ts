@@ -375,6 +375,10 @@ export function renderModel(
     'ct state invalid drop',
     'ct direction reply accept',
     'ct state related accept',
+    // Anti-spoofing: a packet whose source address does not route back through the interface it came in on is
+    // dropped (pods are /32 routes on their host veth, so a pod cannot pose as the host, another pod or the world
+    // and be judged under that identity; Cilium checks the source IP at the endpoint too).
+    'fib saddr . iif oif missing drop',
     'ct status dnat ip saddr . ip daddr @hairpin accept',
     ...peerMark('daddr'),
     // Only endpoints whose egress is enforced walk the levels (one hash lookup for the others).
@@ -405,22 +409,15 @@ export function renderModel(
   const hostDeny = b.set({ name: 'host_deny', type: 'ipv4_addr . inet_proto . inet_service', interval: true });
   const hostDenyIcmp = b.set({ name: 'host_deny_icmp', type: 'ipv4_addr . icmp_type', interval: true });
   const hostLog = `ct state new log prefix "${logPrefix({ direction: 'ingress', verdict: 'deny', level: 'id' })}" group ${opts.nflogGroup}`;
-  b.chain({ name: 'host_pod' }, [
-    'ct direction reply accept',
-    'ct state related accept',
+  const hostDenies = [
     `meta l4proto { tcp, udp, sctp } ip daddr . meta l4proto . th dport @host_deny ${hostLog}`,
     `meta l4proto { tcp, udp, sctp } ip daddr . meta l4proto . th dport @host_deny drop`,
     `meta l4proto icmp ip daddr . icmp type @host_deny_icmp ${hostLog}`,
     'meta l4proto icmp ip daddr . icmp type @host_deny_icmp drop',
-    'accept',
-  ]);
-  b.chain({ name: 'ingress_host' }, [
-    `meta l4proto { tcp, udp, sctp } ip daddr . meta l4proto . th dport @host_deny ${hostLog}`,
-    `meta l4proto { tcp, udp, sctp } ip daddr . meta l4proto . th dport @host_deny drop`,
-    `meta l4proto icmp ip daddr . icmp type @host_deny_icmp ${hostLog}`,
-    'meta l4proto icmp ip daddr . icmp type @host_deny_icmp drop',
-    'return',
-  ]);
+  ];
+  b.chain({ name: 'host_pod' }, ['ct direction reply accept', 'ct state related accept', ...hostDenies, 'accept']);
+  // The same judgement for host traffic that enters through prerouting (reached from the ingress levels).
+  b.chain({ name: 'ingress_host' }, [...hostDenies, 'return']);
   const svcRule = 'ip daddr . meta l4proto . th dport vmap @services';
   b.chain({ name: 'nat_pre', base: { type: 'nat', hook: 'prerouting', priority: -100 } }, [svcRule]);
   b.chain({ name: 'nat_out', base: { type: 'nat', hook: 'output', priority: -100 } }, [svcRule]);
