@@ -3,15 +3,15 @@
  * daemon, kubectl works with the printed KUBECONFIG, a second `up` is a no-op, `down` leaves the host exactly as
  * before (processes, runtime files, listening port), objects survive `down`/`up`, and `down --purge` removes them.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubectlBinary, REPO, removeHome, runKubectl } from '../apiserver/e2e/harness.js';
 import { freePort, runCommand } from '../testing/process.js';
-import { hostState, stopDaemon } from './lifecycle.js';
+import { findDaemonProcesses, hostState, stopDaemon } from './lifecycle.js';
 
 const MAIN = join(REPO, 'dist/src/cli/main.js');
 // issue 5 (workloads): `up` runs a node; keep its pods on a test CIDR with a test netns prefix, routed to cluster ranges only.
@@ -136,3 +136,40 @@ describe('podwall up / status / down', () => {
     expect(await portOpen(port)).toBe(false);
   }, 120_000);
 });
+
+describe('findDaemonProcesses', () => {
+  it('does not count a child caught between fork and exec (it shows the daemon command line) as a daemon', async () => {
+    const home = `/var/tmp/pw-fdp-${Math.random().toString(16).slice(2, 8)}`;
+    const argv = ['up', '--foreground', '--home', home];
+    // A stand-in daemon whose child keeps the very same command line (as a fork does before exec).
+    const code = `const { spawn } = require('node:child_process');
+      spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)', ...process.argv.slice(1)], { stdio: 'inherit' });
+      setTimeout(() => {}, 30000);`;
+    const parent = spawn(process.execPath, ['-e', code, ...argv], { stdio: 'ignore' });
+    try {
+      let all: number[] = [];
+      for (let i = 0; i < 100 && all.length < 2; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        all = allWithCommandLine(argv);
+      }
+      expect(all).toHaveLength(2);
+      expect(findDaemonProcesses(home)).toEqual([parent.pid]);
+    } finally {
+      for (const pid of allWithCommandLine(argv)) process.kill(pid, 'SIGKILL');
+    }
+  });
+});
+
+function allWithCommandLine(argv: string[]): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (argv.every((a, i) => cmd[cmd.length - 1 - argv.length + i] === a)) out.push(Number(e));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}

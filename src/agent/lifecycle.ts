@@ -98,17 +98,28 @@ export function findDaemonProcesses(home: string): number[] {
   } catch {
     return out;
   }
+  const parents = new Map<number, number>();
   for (const e of entries) {
     if (!/^\d+$/.test(e)) continue;
     try {
       const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
       const i = argv.indexOf('--home');
-      if (argv.includes('up') && argv.includes('--foreground') && i >= 0 && argv[i + 1] === home) out.push(Number(e));
+      if (argv.includes('up') && argv.includes('--foreground') && i >= 0 && argv[i + 1] === home) {
+        out.push(Number(e));
+        parents.set(Number(e), parentPid(e));
+      }
     } catch {
       // process went away
     }
   }
-  return out.sort((a, b) => a - b);
+  // A child the daemon is spawning shows the daemon's own command line between fork and exec: not a daemon.
+  return out.filter((pid) => !out.includes(parents.get(pid) ?? -1)).sort((a, b) => a - b);
+}
+
+/** The parent pid from /proc/<pid>/stat (the field after the parenthesised command name). */
+function parentPid(pid: string): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }
 
 /** GET /readyz over HTTPS (anonymous), trusting our CA. */
