@@ -404,8 +404,8 @@ export function renderModel(
   ]);
   b.chain({ name: 'host_out', base: { type: 'filter', hook: 'output', priority: 0 } }, ['ip daddr @eps goto host_pod']);
   // Host → pod (OUTPUT). Allowed and never proxied (allow-localhost), but explicit deny segments that apply to
-  // reserved:host still drop. The per-endpoint chains cannot be reused here: they reach `tproxy`, which the kernel
-  // only accepts in prerouting, so the host's effective denies are flattened into two sets.
+  // reserved:host still drop. The level chains cannot be reused here: they reach `tproxy`, which the kernel only
+  // accepts in prerouting, so the host's effective denies are flattened into two sets (also used by ingress_host).
   const hostDeny = b.set({ name: 'host_deny', type: 'ipv4_addr . inet_proto . inet_service', interval: true });
   const hostDenyIcmp = b.set({ name: 'host_deny_icmp', type: 'ipv4_addr . icmp_type', interval: true });
   const hostLog = `ct state new log prefix "${logPrefix({ direction: 'ingress', verdict: 'deny', level: 'id' })}" group ${opts.nflogGroup}`;
