@@ -43,6 +43,7 @@ import type { DesiredState, EndpointState } from '../src/datapath/types.js';
 import type { ClusterInput, PodInput } from '../src/policy/cluster.js';
 import { evaluateFlow } from '../src/policy/evaluate.js';
 import { type CompiledCluster, compile } from '../src/policy/resolve/compile.js';
+import { flag, opt } from './lib/args.js';
 import {
   Cleanup,
   compareAB,
@@ -63,12 +64,6 @@ import {
 } from './lib/host.js';
 import { syntheticCluster } from './synthetic.js';
 
-const argv = process.argv.slice(2);
-const flag = (name: string) => argv.includes(`--${name}`);
-const opt = (name: string, def: number) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(argv[i + 1]) : def;
-};
 const quick = flag('quick');
 const RUNS = opt('runs', quick ? 2 : 7);
 const SECONDS = opt('seconds', quick ? 2 : 3);

@@ -34,6 +34,7 @@ import { createTestNet, type TestNet } from '../src/datapath/testing-netns.js';
 import type { DesiredState } from '../src/datapath/types.js';
 import { compile } from '../src/policy/resolve/compile.js';
 import type { L7Policy } from '../src/policy/types.js';
+import { flag, opt } from './lib/args.js';
 import {
   Cleanup,
   compareAB,
@@ -53,12 +54,6 @@ import {
   wrk,
 } from './lib/host.js';
 
-const argv = process.argv.slice(2);
-const flag = (name: string) => argv.includes(`--${name}`);
-const opt = (name: string, def: number) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(argv[i + 1]) : def;
-};
 const quick = flag('quick');
 const RUNS = opt('runs', quick ? 2 : 5);
 const SECONDS = opt('seconds', quick ? 2 : 5);
