@@ -166,6 +166,17 @@ describe.skipIf(!live)('nftables driver: measurements and details', () => {
   });
 });
 
+/** Pods a (identity 1001) and b (1002); b's ingress admits a on one TCP port only. */
+function aMayReachB(n: TestNet, port: number, hostIps: string[] = []) {
+  return desired({
+    endpoints: [
+      endpoint('default/a', n.pods.a!.ip, 1001),
+      endpoint('default/b', n.pods.b!.ip, 1002, { ingress: enforced({ byIdentity: { 1001: [seg('TCP', port)] } }) }),
+    ],
+    hostIps,
+  });
+}
+
 describe.skipIf(!live)('nftables driver (live): verdict cache, restart, anti-spoofing', () => {
   it('an accepted connection carries the policy generation; drift stays unseen until the next apply re-judges it', async () => {
     const table = `pw-test-${randomBytes(3).toString('hex')}`;
@@ -176,12 +187,7 @@ describe.skipIf(!live)('nftables driver (live): verdict cache, restart, anti-spo
     const driver = createNftDriver({ table, manageRouting: false, nflogGroup });
     const a = n.pods.a!;
     const b = n.pods.b!;
-    const allow = desired({
-      endpoints: [
-        endpoint('default/a', a.ip, 1001),
-        endpoint('default/b', b.ip, 1002, { ingress: enforced({ byIdentity: { 1001: [seg('TCP', 80)] } }) }),
-      ],
-    });
+    const allow = aMayReachB(n, 80);
     const ka = await n.keepAliveClient('a', b.ip, 80);
     try {
       await driver.apply(allow);
@@ -210,6 +216,7 @@ describe.skipIf(!live)('nftables driver (live): verdict cache, restart, anti-spo
     } finally {
       ka.close();
       await driver.teardown();
+      driver.runner.close();
       await n.teardown();
       await reader.close();
     }
@@ -219,14 +226,8 @@ describe.skipIf(!live)('nftables driver (live): verdict cache, restart, anti-spo
   it('an agent restart (a new driver, full atomic replace) keeps established allowed connections and enforces', async () => {
     const table = `pw-test-${randomBytes(3).toString('hex')}`;
     const n = await createTestNet(['a', 'b']);
-    const a = n.pods.a!;
     const b = n.pods.b!;
-    const state = desired({
-      endpoints: [
-        endpoint('default/a', a.ip, 1001),
-        endpoint('default/b', b.ip, 1002, { ingress: enforced({ byIdentity: { 1001: [seg('TCP', 80)] } }) }),
-      ],
-    });
+    const state = aMayReachB(n, 80);
     const first = createNftDriver({ table, manageRouting: false });
     const second = createNftDriver({ table, manageRouting: false });
     const ka = await n.keepAliveClient('a', b.ip, 80);
@@ -252,17 +253,10 @@ describe.skipIf(!live)('nftables driver (live): verdict cache, restart, anti-spo
   it('a pod cannot pose as the host: a spoofed source address is dropped before it is judged', async () => {
     const table = `pw-test-${randomBytes(3).toString('hex')}`;
     const n = await createTestNet(['a', 'b']);
-    const a = n.pods.a!;
     const b = n.pods.b!;
     // An address of "the host" that the host does not route to pod a (below .192, see TestNet.addr).
     const hostIp = n.addr(100);
-    const state = desired({
-      endpoints: [
-        endpoint('default/a', a.ip, 1001),
-        endpoint('default/b', b.ip, 1002, { ingress: enforced({ byIdentity: { 1001: [seg('TCP', 81)] } }) }),
-      ],
-      hostIps: [hostIp],
-    });
+    const state = aMayReachB(n, 81, [hostIp]);
     const driver = createNftDriver({ table, manageRouting: false });
     const conntrackFrom = (src: string) => sh('conntrack', ['-L', '-s', src, '-d', b.ip]);
     try {
