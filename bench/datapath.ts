@@ -34,12 +34,15 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import type { AnyPolicy } from '../src/api/types.js';
-import { createNftDriver, type NftDriver } from '../src/datapath/nftables/nft-driver.js';
+import { createEbpfDriver } from '../src/datapath/ebpf/ebpf-driver.js';
+import { bpfObjectPath } from '../src/datapath/ebpf/kernel/loader.js';
+import { createNftDriver } from '../src/datapath/nftables/nft-driver.js';
 import { renderModel } from '../src/datapath/nftables/render.js';
 import { createTestNet, type TestNet } from '../src/datapath/testing-netns.js';
-import type { DesiredState, EndpointState } from '../src/datapath/types.js';
+import type { DesiredState, Driver, EndpointState } from '../src/datapath/types.js';
 import type { ClusterInput, PodInput } from '../src/policy/cluster.js';
 import { evaluateFlow } from '../src/policy/evaluate.js';
 import { type CompiledCluster, compile } from '../src/policy/resolve/compile.js';
@@ -226,7 +229,9 @@ async function reachable8080(net: TestNet): Promise<boolean> {
   return r.exit === 0 && r.code === 200;
 }
 
-async function updateTimes(driver: NftDriver, b: BenchState, n: number) {
+type TimedDriver = Driver & { readonly last?: { ms: number; renderMs: number } };
+
+async function updateTimes(driver: TimedDriver, b: BenchState, n: number) {
   const base = b.state;
   // One element: the server allows one more identity (not yet in its ingress map) on one port: a new key.
   const server = base.endpoints.find((e) => e.name.endsWith('/pw-bench-server'))!;
@@ -397,14 +402,35 @@ async function main(): Promise<Record<string, unknown>> {
               `add rule inet ${ctTable} pre ct state established accept\n`,
       );
     cleanup.push(`nft table ${ctTable}`, () => ctOnly('drop'));
-    type Mode = 'A' | 'S' | 'K' | 'B' | 'C';
-    const modes: readonly Mode[] = flag('no-small') ? ['A', 'S', 'K', 'B'] : ['A', 'S', 'K', 'B', 'C'];
-    const tput: Record<Mode, number[]> = { A: [], S: [], K: [], B: [], C: [] };
-    const conns: Record<Mode, number[]> = { A: [], S: [], K: [], B: [], C: [] };
+    // E: the same state B through the eBPF datapath (no netfilter, its own connection table).
+    const ebpfDir = tempDir(`pw-bench-${suffix}-ebpf-`, cleanup);
+    const veths = new Map([
+      [client.ip, client.hostIfname],
+      [server.ip, server.hostIfname],
+    ]);
+    const ebpf = existsSync(bpfObjectPath())
+      ? createEbpfDriver({ stateDir: ebpfDir, manageRouting: false, interfaceOf: (ep) => veths.get(ep.ip) })
+      : undefined;
+    if (ebpf) cleanup.push('eBPF datapath', () => ebpf.teardown());
+    else log('no compiled eBPF object (npm run build): mode E skipped');
+    type Mode = 'A' | 'S' | 'K' | 'B' | 'C' | 'E';
+    const modes: Mode[] = flag('no-small') ? ['A', 'S', 'K', 'B'] : ['A', 'S', 'K', 'B', 'C'];
+    if (ebpf) modes.push('E');
+    const tput: Record<Mode, number[]> = { A: [], S: [], K: [], B: [], C: [], E: [] };
+    const conns: Record<Mode, number[]> = { A: [], S: [], K: [], B: [], C: [], E: [] };
     const loadMs: number[] = [];
+    const ebpfLoadMs: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       for (const mode of modes) {
-        if (mode === 'A' || mode === 'S') {
+        await ebpf?.teardown();
+        if (mode === 'E') {
+          await driver.teardown();
+          const st = await ebpf!.apply(b.state);
+          if (!st.full) throw new Error('expected a full load');
+          ebpfLoadMs.push(ebpf!.last!.ms);
+          if (await reachable8080(net))
+            throw new Error('E: client reaches server:8080: the programs are not enforcing');
+        } else if (mode === 'A' || mode === 'S') {
           await driver.teardown();
           if (mode === 'S') await ctOnly('load');
           if (!(await reachable8080(net))) throw new Error(`${mode}: client cannot reach server:8080 without policy`);
@@ -423,7 +449,8 @@ async function main(): Promise<Record<string, unknown>> {
         if (mode === 'S') await ctOnly('drop');
         log(
           `run ${i + 1}/${RUNS} ${mode}: ${tput[mode].at(-1)!.toFixed(2)} Gbit/s, ${Math.round(conns[mode].at(-1)!)} conn/s` +
-            (mode === 'B' ? `, load ${loadMs.at(-1)!.toFixed(0)} ms` : ''),
+            (mode === 'B' ? `, load ${loadMs.at(-1)!.toFixed(0)} ms` : '') +
+            (mode === 'E' ? `, load ${ebpfLoadMs.at(-1)!.toFixed(0)} ms` : ''),
         );
       }
     }
@@ -451,6 +478,22 @@ async function main(): Promise<Record<string, unknown>> {
       };
     }
     out.nftLoadMs = { median: round(median(loadMs)), runs: loadMs.map((x) => round(x, 1)), runner: driver.runner.kind };
+    if (ebpf) {
+      out.ebpf = {
+        what: 'E: state B through the eBPF datapath (tc programs, own connection table, no netfilter) vs no rules (A)',
+        throughput: { ...compareAB(tput.A, tput.E), target: 'P1: >= 0.95' },
+        connections: { ...compareAB(conns.A, conns.E, 0), target: 'P1: >= 0.90' },
+        vsNftables: { throughput: compareAB(tput.B, tput.E), connections: compareAB(conns.B, conns.E, 0) },
+        loadMs: { median: round(median(ebpfLoadMs)), runs: ebpfLoadMs.map((x) => round(x, 1)) },
+      };
+      await ebpf.apply(b.state);
+      (out.ebpf as Record<string, unknown>).updates = {
+        ...(await updateTimes(ebpf, b, quick ? 10 : 40)),
+        target: 'P3: <= 10 ms',
+      };
+      log(`ebpf: ${JSON.stringify(out.ebpf)}`);
+      await ebpf.teardown();
+    }
 
     // Incremental updates on the loaded B state (P3).
     await driver.apply(b.state);

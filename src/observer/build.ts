@@ -1,9 +1,9 @@
 /**
- * Turns kernel verdicts (NFLOG packets logged by the podwall nft table) and proxy HTTP events into Hubble flow
- * records. The verdict comes from the kernel (the log prefix `pw:<dir>:<verdict>:<level>`) or the proxy; the
- * attribution — which policies allowed, denied, or isolate the endpoint — comes from running `evaluateFlow` on the
- * same flow against the compiled state that was enforced when the packet was seen, so a DROPPED record always names
- * the policy responsible (for a default deny: the policies that isolate the endpoint).
+ * Turns kernel verdicts (NFLOG packets logged by the podwall nft table, or the eBPF programs' verdict events) and
+ * proxy HTTP events into Hubble flow records. The verdict comes from the kernel (direction, verdict, map level) or the
+ * proxy; the attribution — which policies allowed, denied, or isolate the endpoint — comes from running
+ * `evaluateFlow` on the same flow against the compiled state that was enforced when the packet was seen, so a
+ * DROPPED record always names the policy responsible (for a default deny: the policies that isolate the endpoint).
  *
  * The attribution source keeps a few recent compiled states (newest first). A packet logged just before a policy
  * change is attributed to the newest state whose verdict agrees with the kernel's, else to the newest one.
@@ -226,24 +226,47 @@ function attributeL3L4(prefix: LogPrefix, flow: PolicyFlow, src: AttributionSour
 }
 
 /**
- * The records for one logged packet: a policy-verdict event, plus a drop event when the packet was dropped
- * (Hubble reports both). Empty when the packet is not one of ours or cannot be decoded.
+ * One policy verdict as a datapath reports it, whatever carried it (NFLOG from the nftables table, the eBPF
+ * programs' ring buffer): what decided (direction, verdict, map level, whether it cut an established connection),
+ * the packet, and the peer identity the kernel used when it knows it (0 otherwise).
  */
+export interface KernelVerdict {
+  time: Date;
+  decision: LogPrefix;
+  packet: PacketSummary;
+  peerIdentity: number;
+}
+
+/** An NFLOG packet of the podwall table as a KernelVerdict (undefined: not ours, or not decodable). */
+export function verdictFromNflog(pkt: NflogPacket): KernelVerdict | undefined {
+  const decision = parseLogPrefix(pkt.prefix);
+  const packet = parseIpv4Packet(pkt.payload);
+  if (!decision || !packet) return undefined;
+  // The packet mark is the peer identity, unless a policy map hit already replaced it with a verdict code.
+  return { time: pkt.time, decision, packet, peerIdentity: pkt.mark & CODE_BIT ? 0 : pkt.mark };
+}
+
+/** The records for one logged packet of the nftables datapath (see flowsFromVerdict). */
 export function flowsFromNflog(pkt: NflogPacket, src: AttributionSource): Flow[] {
-  const prefix = parseLogPrefix(pkt.prefix);
-  const p = parseIpv4Packet(pkt.payload);
-  if (!prefix || !p) return [];
+  const v = verdictFromNflog(pkt);
+  return v ? flowsFromVerdict(v, src) : [];
+}
+
+/**
+ * The records for one kernel verdict: a policy-verdict event, plus a drop event when the packet was dropped
+ * (Hubble reports both). Empty when the packet cannot be described (not TCP/UDP/SCTP/ICMP).
+ */
+export function flowsFromVerdict(v: KernelVerdict, src: AttributionSource): Flow[] {
+  const { decision: prefix, packet: p, peerIdentity } = v;
   const protocol = protocolOf(p);
   if (!protocol) return [];
   const dport = protocol === 'ICMP' ? (p.icmp?.type ?? 0) : (p.dport ?? 0);
   const flow: PolicyFlow = { srcIp: p.src, dstIp: p.dst, protocol, dport };
   const dir = prefix.direction;
   const a = attributeL3L4(prefix, flow, src);
-  // The packet mark is the peer identity, unless a policy map hit already replaced it with a verdict code.
-  const peerIdentity = pkt.mark & CODE_BIT ? 0 : pkt.mark;
   const verdict = KERNEL_VERDICT[prefix.verdict];
   const base: Flow = {
-    time: pkt.time.toISOString(),
+    time: v.time.toISOString(),
     uuid: randomUUID(),
     verdict,
     IP: { source: p.src, destination: p.dst, ipVersion: 'IPv4' },

@@ -1,5 +1,13 @@
 /** Flow events: NFLOG reader, Hubble-style records, store, filters, compact printer, the observe API. */
-export { type AttributionSource, flowsFromHttp, flowsFromNflog, type PolicySnapshot } from './build.js';
+export {
+  type AttributionSource,
+  flowsFromHttp,
+  flowsFromNflog,
+  flowsFromVerdict,
+  type KernelVerdict,
+  type PolicySnapshot,
+  verdictFromNflog,
+} from './build.js';
 export { type CompactOptions, formatCompact, formatPolicyRef, stampMilli } from './compact.js';
 export { checkFilter, compileFilter, FLOW_PROTOCOLS, FLOW_TYPES, type FlowFilter } from './filter.js';
 export * from './flow.js';

@@ -1,18 +1,22 @@
 /**
  * What enforcement leaves on the host, recorded before it is created, and removed exactly by `podwall down` (a
- * HOST_CLEANER) after a crash: the nft table and the TPROXY ip rule / local route. The record lives in
+ * HOST_CLEANER) after a crash: the nft table (nftables datapath) or the bpffs holding the eBPF datapath's pinned
+ * maps and attachments (unmounting it releases them: the programs detach), and the TPROXY ip rule / local route. The record lives in
  * $PODWALL_HOME/enforcement/datapath.json; nothing is removed by pattern, only the objects named in it, and only when
  * their names carry the podwall prefix. Kept free of heavy imports: `podwall down` loads it.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
 export interface DatapathRecord {
-  table: string;
+  /** nftables datapath: its table (family inet). */
+  table?: string;
+  /** eBPF datapath: the bpffs mount point (inside $PODWALL_HOME). */
+  bpffs?: string;
   tproxy: { mark: number; table: number; pref: number };
 }
 
@@ -46,12 +50,34 @@ async function quiet(cmd: string, args: string[]): Promise<{ ok: boolean; out: s
   }
 }
 
+/** Whether `dir` is a bpffs mount point (only such a mount is unmounted: never whatever else sits there). */
+function isBpffsMount(dir: string): boolean {
+  try {
+    return readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .some((l) => {
+        const f = l.split(' ');
+        return f[1] === dir && f[2] === 'bpf';
+      });
+  } catch {
+    return false;
+  }
+}
+
 /** Removes the recorded table, rule and route (whichever still exist). Returns what it removed. */
 export async function cleanDatapath(home: string): Promise<string[]> {
   const rec = readDatapathRecord(home);
   if (!rec) return [];
   const done: string[] = [];
-  if (/^(podwall|pw-)[A-Za-z0-9_-]*$/.test(rec.table)) {
+  if (rec.bpffs && isBpffsMount(rec.bpffs) && (await quiet('umount', [rec.bpffs])).ok) {
+    done.push(`unmounted bpffs ${rec.bpffs} (eBPF programs detached)`);
+    try {
+      rmdirSync(rec.bpffs);
+    } catch {
+      // Not empty or already gone: it is inside $PODWALL_HOME, removed with it.
+    }
+  }
+  if (rec.table && /^(podwall|pw-)[A-Za-z0-9_-]*$/.test(rec.table)) {
     const tables = await quiet('nft', ['list', 'tables', 'inet']);
     if (tables.out.split('\n').some((l) => l.trim() === `table inet ${rec.table}`)) {
       if ((await quiet('nft', ['delete', 'table', 'inet', rec.table])).ok)

@@ -2,9 +2,9 @@
  * The enforcement component: watches namespaces, pods, services, EndpointSlices and the three policy kinds through
  * informers (the same client path as against a real cluster), compiles them with ONE long-lived identity allocator
  * (identity numbers stay stable across recompiles), renders the node's DesiredState and applies it through the
- * datapath driver (nftables table `podwall`). It also runs the transparent L7 proxy on the proxy port, backed by the
- * compiled state, reads the kernel's verdict log (NFLOG) and turns it and the proxy's HTTP events into Hubble-style
- * flow records, kept in a bounded store and served on $PODWALL_HOME/run/observer.sock.
+ * datapath driver (nftables table `podwall`, or the eBPF programs with `--datapath ebpf`). It also runs the
+ * transparent L7 proxy on the proxy port, backed by the compiled state, reads the kernel's verdicts (NFLOG, or the
+ * eBPF ring buffer) and turns them and the proxy's HTTP events into Hubble-style flow records, kept in a bounded store and served on $PODWALL_HOME/run/observer.sock.
  *
  * Updates are coalesced: the first change after an apply arms a short timer (default 5 ms, never re-armed by later
  * changes, so a steady stream of events cannot starve it); every change that arrives meanwhile is folded into the
@@ -13,20 +13,34 @@
  */
 import { join } from 'node:path';
 import type { AnyPolicy, KubeObject, Namespace, Pod, Service } from '../../api/types.js';
+import { createEbpfDriver, type EbpfDriver } from '../../datapath/ebpf/ebpf-driver.js';
 import { createNftDriver, type NftDriver } from '../../datapath/nftables/nft-driver.js';
 import type { ApplyStats, DesiredState, Driver } from '../../datapath/types.js';
 import { IdentityAllocator } from '../../identity/allocator.js';
 import type { KubeClient } from '../../kube/client.js';
 import { Informer } from '../../kube/informer.js';
 import { RESOURCE_REFS } from '../../kube/resources.js';
-import { type AttributionSource, flowsFromHttp, flowsFromNflog, type PolicySnapshot } from '../../observer/build.js';
+import { verdictFromBpfEvent } from '../../observer/bpf-verdict.js';
+import {
+  type AttributionSource,
+  flowsFromHttp,
+  flowsFromNflog,
+  flowsFromVerdict,
+  type PolicySnapshot,
+} from '../../observer/build.js';
 import { type NflogReader, openNflog } from '../../observer/nflog.js';
 import { type ObserverServer, startObserverServer } from '../../observer/server.js';
 import { FlowStore } from '../../observer/store.js';
 import type { ClusterInput } from '../../policy/cluster.js';
 import { type CompiledCluster, compile } from '../../policy/resolve/compile.js';
 import { type ProxyServer, startProxy } from '../../proxy/server.js';
-import { cleanDatapath, readDatapathRecord, removeDatapathRecord, writeDatapathRecord } from './cleaner.js';
+import {
+  cleanDatapath,
+  type DatapathRecord,
+  readDatapathRecord,
+  removeDatapathRecord,
+  writeDatapathRecord,
+} from './cleaner.js';
 import {
   desiredState,
   type EndpointSlice,
@@ -105,6 +119,7 @@ export class EnforcementComponent {
   private settings!: EnforcementSettings;
   private driver?: Driver;
   private nft?: NftDriver;
+  private ebpf?: EbpfDriver;
   private readonly allocator = new IdentityAllocator();
   private book!: PolicyBook;
   private informers: Informer<KubeObject>[] = [];
@@ -225,7 +240,8 @@ export class EnforcementComponent {
 
     // Proxy first: its port goes into the rendered rules.
     if (this.opts.proxy !== false) await this.startProxy();
-    if (this.opts.nflog !== false) await this.startNflog();
+    if (this.opts.nflog !== false && !this.opts.driver && this.settings.datapath === 'nftables')
+      await this.startNflog();
     if (this.opts.observerSocket !== false) {
       try {
         this.observer = await startObserverServer({
@@ -237,18 +253,24 @@ export class EnforcementComponent {
         this.degraded.push(`observe API: ${(e as Error).message}`);
       }
     }
-    if (!this.opts.driver)
+    if (!this.opts.driver && this.settings.datapath === 'ebpf')
+      this.ebpf = createEbpfDriver({
+        stateDir: join(ctx.home, 'enforcement'),
+        tproxy: this.settings.tproxy,
+        onEvent: (rec) => {
+          const v = verdictFromBpfEvent(rec);
+          if (v) for (const f of flowsFromVerdict(v, this.attribution)) this.store.add(f);
+        },
+      });
+    else if (!this.opts.driver)
       this.nft = createNftDriver({
         table: this.settings.table,
         nflogGroup: this.settings.nflogGroup,
         tproxy: this.settings.tproxy,
       });
-    this.driver = this.opts.driver ?? this.nft;
+    this.driver = this.opts.driver ?? this.nft ?? this.ebpf;
     const prior = this.opts.driver ? undefined : readDatapathRecord(ctx.home);
-    if (
-      prior &&
-      (prior.table !== this.settings.table || JSON.stringify(prior.tproxy) !== JSON.stringify(this.settings.tproxy))
-    ) {
+    if (prior && JSON.stringify(prior) !== JSON.stringify(this.datapathRecord())) {
       // Left by a run with other names: remove it exactly as recorded, then start afresh.
       for (const l of await cleanDatapath(ctx.home)) ctx.log(`enforcement: ${l}`);
     } else this.inherited = prior !== undefined;
@@ -395,8 +417,7 @@ export class EnforcementComponent {
     const t1 = performance.now();
     let stats: ApplyStats | undefined;
     if (this.applied || this.inherited || state.endpoints.length > 0) {
-      if (!this.applied && !this.opts.driver)
-        writeDatapathRecord(this.ctx!.home, { table: this.settings.table, tproxy: this.settings.tproxy });
+      if (!this.applied && !this.opts.driver) writeDatapathRecord(this.ctx!.home, this.datapathRecord());
       stats = await this.driver!.apply(state);
       this.applied = true;
     }
@@ -419,6 +440,13 @@ export class EnforcementComponent {
     };
     this.lastEvent = ev;
     for (const l of this.listeners) l(ev);
+  }
+
+  /** What this run installs on the host, for `podwall down` after a crash (cleaner.ts). */
+  private datapathRecord(): DatapathRecord {
+    return this.ebpf
+      ? { bpffs: this.ebpf.pinDir, tproxy: this.settings.tproxy }
+      : { table: this.settings.table, tproxy: this.settings.tproxy };
   }
 
   /** Applies done so far, and whether a change is waiting to be applied (for `podwall status`-like tools and tests). */
@@ -445,7 +473,8 @@ export class EnforcementComponent {
     if (this.proxy) parts.push(`L7 proxy :${this.proxy.port}`);
     if (this.nflog) parts.push(`NFLOG group ${this.nflog.group}`);
     parts.push(`${this.store.size} flows`);
-    if (this.applied) parts.push(`nft table inet ${this.settings.table}`);
+    if (this.applied && this.nft) parts.push(`nft table inet ${this.settings.table}`);
+    if (this.applied && this.ebpf) parts.push(`eBPF datapath (bpffs ${this.ebpf.pinDir})`);
     if (this.lastError) parts.push(`error: ${this.lastError}`);
     for (const d of this.degraded) parts.push(`degraded: ${d}`);
     return { ok: !this.lastError && this.degraded.length === 0, message: parts.join(', ') };
@@ -469,6 +498,8 @@ export class EnforcementComponent {
       if (!this.opts.driver && this.ctx) removeDatapathRecord(this.ctx.home);
       this.applied = false;
     }
+    // The eBPF programs stay attached (pinned) without the agent; only its file descriptors and polling end here.
+    this.ebpf?.close();
     this.nft?.runner.close();
     this.nft = undefined;
     this.ready = false;

@@ -10,7 +10,21 @@ import { DEFAULT_TPROXY_ROUTING } from '../../datapath/nftables/tproxy-routing.j
 import { fnv1a } from '../../identity/allocator.js';
 import { DEFAULT_HOME } from '../lifecycle.js';
 
+/** The kernel datapath: the nftables table, or the eBPF programs (no netfilter, no conntrack). */
+export const DATAPATH_KINDS = ['nftables', 'ebpf'] as const;
+export type DatapathKind = (typeof DATAPATH_KINDS)[number];
+export const DEFAULT_DATAPATH: DatapathKind = 'nftables';
+
+/** `$PODWALL_DATAPATH` (set by `podwall up --datapath`), checked; unset or empty is the default. */
+export function datapathFromEnv(env: NodeJS.ProcessEnv = process.env): DatapathKind {
+  const v = env.PODWALL_DATAPATH;
+  if (!v) return DEFAULT_DATAPATH;
+  if ((DATAPATH_KINDS as readonly string[]).includes(v)) return v as DatapathKind;
+  throw new Error(`invalid PODWALL_DATAPATH ${JSON.stringify(v)}: expected ${DATAPATH_KINDS.join(' or ')}`);
+}
+
 export interface EnforcementSettings {
+  datapath: DatapathKind;
   /** nft table (family inet). */
   table: string;
   nflogGroup: number;
@@ -20,17 +34,19 @@ export interface EnforcementSettings {
 }
 
 export const PRODUCTION_SETTINGS: EnforcementSettings = {
+  datapath: DEFAULT_DATAPATH,
   table: 'podwall',
   nflogGroup: 100,
   proxyPort: 15001,
   tproxy: DEFAULT_TPROXY_ROUTING,
 };
 
-export function settingsForHome(home: string): EnforcementSettings {
+export function settingsForHome(home: string, datapath: DatapathKind = datapathFromEnv()): EnforcementSettings {
   const abs = resolve(home);
-  if (abs === resolve(DEFAULT_HOME)) return { ...PRODUCTION_SETTINGS, tproxy: { ...DEFAULT_TPROXY_ROUTING } };
+  if (abs === resolve(DEFAULT_HOME)) return { ...PRODUCTION_SETTINGS, datapath, tproxy: { ...DEFAULT_TPROXY_ROUTING } };
   const h = fnv1a(abs);
   return {
+    datapath,
     table: `podwall-${h.toString(16).padStart(8, '0')}`,
     nflogGroup: 1000 + (h % 60000),
     proxyPort: 0,

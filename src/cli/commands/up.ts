@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { startDaemon } from '../../agent/daemon.js';
+import { DATAPATH_KINDS, DEFAULT_DATAPATH } from '../../agent/enforcement/settings.js';
 import { homePaths, isAlive, resolveHome, runningDaemon, waitReady } from '../../agent/lifecycle.js';
 import { UserError } from '../errors.js';
 
@@ -15,6 +16,7 @@ interface UpOptions {
   foreground?: boolean;
   port?: string;
   timeout: string;
+  datapath?: string;
 }
 
 function tail(file: string, lines = 20): string {
@@ -48,8 +50,17 @@ export function registerUp(program: Command): void {
     .option('--foreground', 'run in this process instead of as a background daemon (for supervisors)')
     .option('--port <port>', 'API server port (default: last used, else 6443, else any free port)')
     .option('--timeout <seconds>', 'how long to wait for the daemon to become ready', '60')
+    .option(
+      '--datapath <kind>',
+      `kernel datapath: ${DATAPATH_KINDS.join(' or ')} (default $PODWALL_DATAPATH or ${DEFAULT_DATAPATH})`,
+    )
     .action(async (o: UpOptions) => {
       const home = resolveHome(o.home);
+      if (o.datapath !== undefined && !(DATAPATH_KINDS as readonly string[]).includes(o.datapath))
+        throw new UserError(
+          `invalid --datapath ${JSON.stringify(o.datapath)}: expected ${DATAPATH_KINDS.join(' or ')}`,
+        );
+      if (o.datapath !== undefined) process.env.PODWALL_DATAPATH = o.datapath;
       const port = o.port !== undefined ? Number(o.port) : undefined;
       if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
         throw new UserError(`invalid --port ${JSON.stringify(o.port)}`);

@@ -1,23 +1,15 @@
 /**
- * The shared Driver contract against the real kernel: 4 netns pods (CNI ptp), the nftables driver with a unique
- * table / route table / rule pref, and the real transparent proxy (src/proxy) with a visibility-only policy.
- * Needs root; skipped otherwise.
+ * The nftables driver against the real kernel: the shared live contract (live-contract.test-helper.ts) with a unique
+ * table, and nftables-specific behaviour (verdict cache, restart, anti-spoofing, NFLOG). Needs root; skipped otherwise.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { type NflogPacket, openNflog } from '../../observer/nflog.js';
 import { parseIpv4Packet } from '../../observer/packet.js';
-import { type HttpEvent, type ProxyServer, startProxy } from '../../proxy/server.js';
 import { desired, endpoint, enforced, seg } from '../builders.test-helper.js';
-import {
-  type ContractEnv,
-  type Observed,
-  POD_NAMES,
-  type PodName,
-  runDriverContract,
-} from '../contract.test-helper.js';
-import { formatIpv4, parseCidr } from '../ipv4.js';
+import { runDriverContract } from '../contract.test-helper.js';
+import { liveContractHarness, sh } from '../live-contract.test-helper.js';
 import { createTestNet, type TestNet } from '../testing-netns.js';
 import { createNftDriver } from './nft-driver.js';
 import { createNftRunner } from './runner.js';
@@ -33,95 +25,18 @@ const hasNft = (() => {
 })();
 const live = isRoot && hasNft;
 
-function rnd(lo: number, hi: number) {
-  return lo + Math.floor(Math.random() * (hi - lo));
-}
-
-const sh = (cmd: string, args: string[]) => {
-  try {
-    return execFileSync(cmd, args).toString();
-  } catch {
-    return '';
-  }
-};
-
-let net: TestNet | undefined;
-let proxy: ProxyServer | undefined;
-
-async function setup(): Promise<ContractEnv> {
-  const suffix = randomBytes(3).toString('hex');
-  const table = `pw-test-${suffix}`;
-  const routeTable = rnd(20000, 30000);
-  const pref = rnd(20000, 30000);
-  const proxyPort = rnd(16000, 17000);
-  net = await createTestNet([...POD_NAMES]);
-  const events: HttpEvent[] = [];
-  const policy = { lookup: () => ({ http: [], dns: [], wildcard: true, wildcardBy: [] }) };
-  const start = async () => {
-    proxy = await startProxy({ port: proxyPort, policy, onHttpEvent: (e) => events.push(e) });
-  };
-  await start();
-  const driver = createNftDriver({ table, tproxy: { table: routeTable, pref } });
-  const n = net;
-  const pods = Object.fromEntries(POD_NAMES.map((p) => [p, { ip: n.pods[p]!.ip }])) as Record<PodName, { ip: string }>;
-  const nameOf = (body: string) => (POD_NAMES as readonly string[]).find((p) => p === body.trim());
-  return {
-    driver,
-    pods,
-    hostIp: n.gateway,
-    spareIp: (i) => n.addr(i),
-    cidrOf: (p) => {
-      const c = parseCidr(`${pods[p].ip}/30`);
-      return `${formatIpv4(c.lo)}/30`;
-    },
-    proxyPort,
-    async probe(from, to): Promise<Observed> {
-      const fromIp = from === 'host' ? n.gateway : pods[from as PodName].ip;
-      const mark = events.length;
-      const r = await n.curl(from, `http://${to.ip}:${to.port}/`);
-      if (r.exit !== 0 || r.code !== 200) return { kind: 'dropped', detail: `curl exit ${r.exit} http ${r.code}` };
-      const servedBy = nameOf(r.body);
-      const proxied = events.slice(mark).some((e) => e.src.ip === fromIp);
-      return { kind: proxied ? 'proxied' : 'accepted', servedBy };
-    },
-    async keepAlive(from, to) {
-      const c = await n.keepAliveClient(from, to.ip, to.port);
-      return {
-        async request(): Promise<Observed> {
-          const r = await c.request('/', 1500);
-          return r.ok ? { kind: 'accepted', servedBy: nameOf(r.body ?? '') } : { kind: 'dropped', detail: r.error };
-        },
-        close: () => c.close(),
-      };
-    },
-    async setProxyRunning(running) {
-      if (!running) {
-        await proxy?.close();
-        proxy = undefined;
-      } else if (!proxy) await start();
-    },
-    async hostSnapshot() {
-      const tables = sh('nft', ['list', 'tables'])
-        .split('\n')
-        .filter((l) => l.includes(table));
-      const rules = sh('ip', ['-4', 'rule', 'show'])
-        .split('\n')
-        .filter((l) => l.includes(`lookup ${routeTable}`) || l.startsWith(`${pref}:`));
-      const routes = sh('ip', ['-4', 'route', 'show', 'table', String(routeTable)]);
-      return JSON.stringify({ tables, rules, routes });
-    },
-  };
-}
-
-async function cleanup() {
-  await proxy?.close();
-  proxy = undefined;
-  await net?.teardown();
-  net = undefined;
-}
-
 describe.skipIf(!live)('nftables driver (live)', () => {
-  runDriverContract({ name: 'nftables', setup, cleanup });
+  runDriverContract(
+    liveContractHarness({
+      name: 'nftables',
+      create: (n) => createNftDriver({ table: `pw-test-${n.suffix}`, tproxy: { table: n.routeTable, pref: n.pref } }),
+      hostObjects: (n) =>
+        sh('nft', ['list', 'tables'])
+          .split('\n')
+          .filter((l) => l.includes(`pw-test-${n.suffix}`))
+          .join('\n'),
+    }),
+  );
 });
 
 describe.skipIf(!live)('nftables driver: measurements and details', () => {

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The contract between podwall's eBPF programs (bpf/podwall.bpf.c) and the agent (src/datapath/ebpf/).
+ * Every struct here is mirrored byte for byte by src/datapath/ebpf/layout.ts; change both together.
+ *
+ * Byte order: addresses and ports are network byte order everywhere (as they sit in the packet), identities,
+ * counters and flags are host order, except `policy_key.peer` which is big-endian in both of its uses (an IPv4
+ * address or an identity) so the LPM trie compares it as written.
+ */
+#ifndef PODWALL_H
+#define PODWALL_H
+
+#include <linux/types.h>
+
+/* Map sizes. The agent checks the desired state against them before writing (an overflow is an error, never a
+ * silently missing entry). */
+#define PW_MAX_IPCACHE 262144
+#define PW_MAX_ENDPOINTS 16384
+#define PW_MAX_POLICY 1048576
+#define PW_MAX_CT 262144
+#define PW_MAX_SERVICES 65536
+#define PW_MAX_BACKENDS 262144
+#define PW_MAX_REVNAT 65536
+#define PW_EVENTS_BYTES (4 * 1024 * 1024)
+
+/* Reserved identities (Cilium's numbering). */
+#define PW_ID_HOST 1
+#define PW_ID_WORLD 2
+/* Cluster-local (pod) identities: the `pods` level applies to peers in this range. */
+#define PW_ID_POD_MIN 256
+#define PW_ID_POD_MAX 65535
+
+/* skb->mark bits podwall owns on the host. A pod cannot forge them: veth scrubs the mark between namespaces. */
+#define PW_MARK_TO_PROXY 0x80000000u /* route locally (ip rule fwmark → local table) to the L7 proxy socket */
+#define PW_MARK_JUDGED 0x40000000u   /* from_pod judged this packet (both directions); to_pod lets it through */
+
+/* ipcache: LPM trie, IP/CIDR → identity. Host IPs are /32 entries with PW_ID_HOST. A miss is PW_ID_WORLD. */
+struct pw_ipcache_key {
+	__u32 prefixlen; /* 0..32 */
+	__u32 ip;        /* network order */
+};
+struct pw_ipcache_val {
+	__u32 identity;
+};
+
+/* endpoints: hash, local endpoint IP → its identity, host-side ifindex and enforcement flags. */
+struct pw_endpoint_key {
+	__u32 ip; /* network order */
+};
+#define PW_EP_INGRESS_ENFORCED 0x1
+#define PW_EP_EGRESS_ENFORCED 0x2
+#define PW_EP_INGRESS_DEFAULT_ALLOW 0x4
+#define PW_EP_EGRESS_DEFAULT_ALLOW 0x8
+struct pw_endpoint_val {
+	__u32 identity;
+	__u32 ifindex; /* host-side veth; from_pod drops a packet whose source IP belongs to another interface */
+	__u32 flags;
+	__u32 pad;
+};
+
+/* policy: LPM trie, one entry per (endpoint, direction, level, protocol, peer, port block).
+ * A port range is split into aligned power-of-two blocks; a block of 2^k ports has prefixlen 96 + 16 - k,
+ * all ports of a protocol prefixlen 96. Segments of one level never overlap, so a lookup with prefixlen 112
+ * finds at most one block: the segment containing the port. ICMP uses the ICMP type as the port. */
+#define PW_DIR_INGRESS 0
+#define PW_DIR_EGRESS 1
+#define PW_LEVEL_IP 0       /* peer = peer IPv4 address (Kubernetes ipBlock rules naming pod IPs) */
+#define PW_LEVEL_IDENTITY 1 /* peer = peer identity, big-endian */
+#define PW_LEVEL_PODS 2     /* peer = 0; only for peers with a pod identity (PW_ID_POD_MIN..PW_ID_POD_MAX) */
+#define PW_LEVEL_WILDCARD 3 /* peer = 0; any peer */
+#define PW_POLICY_PREFIX_BASE 96 /* bits of ep_ip, dir, level, proto, pad, peer */
+struct pw_policy_key {
+	__u32 prefixlen; /* 96..112 */
+	__u32 ep_ip;     /* network order */
+	__u8 dir;
+	__u8 level;
+	__u8 proto; /* IPPROTO_TCP / UDP / SCTP / ICMP */
+	__u8 pad;   /* 0 */
+	__u32 peer; /* big-endian: IPv4 address (level ip) or identity (level identity); 0 otherwise */
+	__u16 port; /* network order; ICMP type in the low byte (htons(type)) */
+	__u16 pad2; /* 0, never part of a prefix */
+};
+#define PW_VERDICT_ALLOW 1
+#define PW_VERDICT_AUDIT 2    /* logged as AUDIT, let through (never proxied) */
+#define PW_VERDICT_DENY 3     /* explicit deny: dropped, POLICY_DENY */
+#define PW_VERDICT_REDIRECT 4 /* allowed, to the L7 proxy (allow for traffic from the host) */
+struct pw_policy_val {
+	__u32 verdict;
+};
+
+/* config: array of one element. `generation` moves with every change the agent makes: a connection-tracking
+ * entry judged under another generation is judged again on its next packet (that is how a revoke cuts
+ * established connections). */
+struct pw_config {
+	__u32 generation;
+	__u32 proxy_port; /* host order; 0 = no proxy: redirected traffic is dropped */
+	__u32 flags;
+	__u32 pad;
+};
+
+/* ct: LRU hash, one entry per connection keyed by its original-direction tuple (post load-balancing). Replies
+ * are found by swapping the tuple. ICMP echo: sport = dport = echo identifier. */
+struct pw_ct_key {
+	__u32 saddr;
+	__u32 daddr;
+	__u16 sport;
+	__u16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+#define PW_CT_PROXY 0x1  /* original-direction packets go to the L7 proxy */
+#define PW_CT_DENIED 0x2 /* cut by a policy change: dropped silently until a new SYN is judged */
+struct pw_ct_val {
+	__u32 generation;
+	__u32 flags;
+	__u64 created_ns;
+};
+
+/* Socket load-balancing (cgroup connect4/sendmsg4/recvmsg4/getpeername4): ClusterIP → backend at the socket,
+ * so packets leave already addressed to the backend and the tc programs judge the real destination. */
+struct pw_svc_key {
+	__u32 vip;   /* network order */
+	__u16 vport; /* network order */
+	__u8 proto;  /* IPPROTO_TCP / UDP */
+	__u8 pad;
+};
+struct pw_svc_val {
+	__u32 svc_id; /* > 0, stable per service port */
+	__u32 count;  /* backends in slots 0..count-1; 0 = no backends (connect gets ECONNREFUSED) */
+};
+struct pw_backend_key {
+	__u32 svc_id;
+	__u32 slot;
+};
+struct pw_backend_val {
+	__u32 ip;   /* network order */
+	__u16 port; /* network order */
+	__u16 pad;
+};
+/* revnat: LRU hash, (socket cookie, backend) → the service address the socket asked for (recvmsg4/getpeername4). */
+struct pw_revnat_key {
+	__u64 cookie;
+	__u32 ip;
+	__u16 port;
+	__u16 pad;
+};
+struct pw_revnat_val {
+	__u32 vip;
+	__u16 vport;
+	__u16 pad;
+};
+
+/* events: ring buffer of policy verdicts for the flow observer. One record per judged, enforced direction of a
+ * new connection, and one when an established connection is cut. */
+#define PW_EV_VERDICT_ALLOW 1
+#define PW_EV_VERDICT_AUDIT 2
+#define PW_EV_VERDICT_DENY 3     /* explicit deny (POLICY_DENY) */
+#define PW_EV_VERDICT_REDIRECT 4 /* to the L7 proxy */
+#define PW_EV_VERDICT_DENIED 5   /* no rule allows it (default deny, POLICY_DENIED) */
+#define PW_EV_VERDICT_NO_PROXY 6 /* redirect wanted but no proxy socket: dropped (fail closed) */
+#define PW_EV_LEVEL_IP 0
+#define PW_EV_LEVEL_IDENTITY 1
+#define PW_EV_LEVEL_PODS 2
+#define PW_EV_LEVEL_WILDCARD 3
+#define PW_EV_LEVEL_DEFAULT 4
+#define PW_EV_LEVEL_HOST 5 /* host → pod with no matching segment: allowed (allow-localhost) */
+#define PW_EV_FLAG_CUT 0x1 /* an established connection dropped after a policy change */
+struct pw_event {
+	__u64 ts_ns; /* bpf_ktime_get_ns (CLOCK_MONOTONIC) */
+	__u32 saddr;
+	__u32 daddr;
+	__u16 sport;
+	__u16 dport; /* ICMP: type << 8 | code, in host order */
+	__u8 proto;
+	__u8 dir; /* PW_DIR_*: whose policy decided (egress of the source, ingress of the destination) */
+	__u8 verdict;
+	__u8 level;
+	__u32 peer_identity; /* identity of the other side, as the decision used it */
+	__u32 flags;
+	__u32 ifindex; /* interface the program ran on */
+	__u32 pad;
+};
+
+#endif

@@ -1,0 +1,169 @@
+/**
+ * The eBPF driver against the real kernel: the shared live contract (live-contract.test-helper.ts) with its own
+ * bpffs, and the eBPF-specific behaviour: the agent dies (programs and maps stay and enforce), a new driver on the
+ * same directory converges without cutting allowed connections, anti-spoofing, the verdict events. Needs root and
+ * the compiled object (npm run build); skipped otherwise.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { verdictFromBpfEvent } from '../../observer/bpf-verdict.js';
+import type { KernelVerdict } from '../../observer/build.js';
+import { desired, endpoint, enforced, seg } from '../builders.test-helper.js';
+import { runDriverContract } from '../contract.test-helper.js';
+import { liveContractHarness } from '../live-contract.test-helper.js';
+import { createTestNet, type TestNet } from '../testing-netns.js';
+import type { EndpointState } from '../types.js';
+import { createEbpfDriver } from './ebpf-driver.js';
+import { openEvents } from './kernel/events.js';
+import { bpfObjectPath, loadDatapath } from './kernel/loader.js';
+
+const isRoot = process.getuid?.() === 0;
+const live = isRoot && existsSync(bpfObjectPath());
+
+const dirs: string[] = [];
+function stateDir(): string {
+  const d = mkdtempSync('/var/tmp/pw-ebpf-test-');
+  dirs.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** bpffs mounts under our own directories (the teardown check: none left). */
+function ourMounts(prefix: string): string {
+  return readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .filter((l) => l.split(' ')[1]?.startsWith(prefix))
+    .join('\n');
+}
+
+describe.skipIf(!live)('eBPF driver (live)', () => {
+  runDriverContract(
+    liveContractHarness({
+      name: 'ebpf',
+      create: (n, net) =>
+        createEbpfDriver({
+          stateDir: stateDir(),
+          tproxy: { table: n.routeTable, pref: n.pref },
+          interfaceOf: interfacesOf(net),
+        }),
+      hostObjects: () => ourMounts('/var/tmp/pw-ebpf-test-'),
+    }),
+  );
+});
+
+/** The test pods' host-side veths by pod IP (the contract's endpoints carry no hostIfname). */
+function interfacesOf(net: TestNet): (ep: EndpointState) => string | undefined {
+  const byIp = new Map(Object.values(net.pods).map((p) => [p.ip, p.hostIfname]));
+  return (ep) => byIp.get(ep.ip);
+}
+
+/** Pods a (identity 1001) and b (1002); b's ingress admits a on one TCP port only. */
+function aMayReachB(n: TestNet, port: number, hostIps: string[] = []) {
+  return desired({
+    endpoints: [
+      endpoint('default/a', n.pods.a!.ip, 1001),
+      endpoint('default/b', n.pods.b!.ip, 1002, { ingress: enforced({ byIdentity: { 1001: [seg('TCP', port)] } }) }),
+    ],
+    hostIps,
+  });
+}
+
+describe.skipIf(!live)('eBPF driver (live): agent death, restart, anti-spoofing, events', () => {
+  it('the agent dies: the programs keep enforcing; a new driver converges and keeps allowed connections', async () => {
+    const dir = stateDir();
+    const n = await createTestNet(['a', 'b', 'c']);
+    const b = n.pods.b!;
+    const state = aMayReachB(n, 80);
+    state.endpoints.push(endpoint('default/c', n.pods.c!.ip, 1003));
+    const first = createEbpfDriver({ stateDir: dir, manageRouting: false, interfaceOf: interfacesOf(n) });
+    const second = createEbpfDriver({ stateDir: dir, manageRouting: false, interfaceOf: interfacesOf(n) });
+    const ka = await n.keepAliveClient('a', b.ip, 80);
+    try {
+      await first.apply(state);
+      expect((await ka.request('/', 1500)).ok).toBe(true);
+      // The first agent is gone without teardown (its fds closed with it): still enforcing.
+      expect((await n.curl('c', `http://${b.ip}:80/`, { timeoutS: 1 })).exit).not.toBe(0);
+      expect(await second.apply(state)).toMatchObject({ full: true, changes: 0 });
+      expect(await ka.request('/', 1500)).toMatchObject({ ok: true, socketReused: true });
+      expect((await n.curl('a', `http://${b.ip}:81/`, { timeoutS: 1 })).exit).not.toBe(0);
+      expect((await n.curl('c', `http://${b.ip}:80/`, { timeoutS: 1 })).exit).not.toBe(0);
+      // The new agent's change applies to the established connection.
+      const revoked = structuredClone(state);
+      revoked.endpoints[1]!.policy.ingress = enforced({});
+      await second.apply(revoked);
+      expect((await ka.request('/', 1500)).ok).toBe(false);
+    } finally {
+      ka.close();
+      await second.teardown();
+      await n.teardown();
+    }
+    expect(ourMounts(dir)).toBe('');
+  });
+
+  it('a pod cannot pose as the host: a spoofed source address is dropped before it is judged', async () => {
+    const dir = stateDir();
+    const n = await createTestNet(['a', 'b']);
+    const b = n.pods.b!;
+    const hostIp = n.addr(100);
+    const driver = createEbpfDriver({ stateDir: dir, manageRouting: false, interfaceOf: interfacesOf(n) });
+    try {
+      await driver.apply(aMayReachB(n, 81, [hostIp]));
+      expect((await n.curl('a', `http://${b.ip}:81/`, { timeoutS: 2 })).code).toBe(200);
+      // From the spoofed "host" address port 80 would be allowed (the host reaches any pod) — if it were judged.
+      await n.exec('a', ['ip', 'addr', 'add', `${hostIp}/32`, 'dev', 'eth0']);
+      const r = await n.curl('a', `http://${b.ip}:80/`, { timeoutS: 1, extra: ['--interface', hostIp] });
+      expect(r.exit).not.toBe(0);
+    } finally {
+      await driver.teardown();
+      await n.teardown();
+    }
+  });
+
+  it('reports one verdict per judged direction, and one CUT record when a change cuts a connection', async () => {
+    const dir = stateDir();
+    const n = await createTestNet(['a', 'b']);
+    const a = n.pods.a!;
+    const b = n.pods.b!;
+    const driver = createEbpfDriver({ stateDir: dir, manageRouting: false, interfaceOf: interfacesOf(n) });
+    const allow = aMayReachB(n, 80);
+    await driver.apply(allow);
+    const dp = loadDatapath({ pinDir: driver.pinDir });
+    const records: KernelVerdict[] = [];
+    const reader = openEvents(dp.maps.events, (rec: Buffer) => {
+      const v = verdictFromBpfEvent(rec);
+      if (v) records.push(v);
+    });
+    const seen = () =>
+      records.map((r) => ({ ...r.decision, src: r.packet.src, dst: r.packet.dst, dport: r.packet.dport }));
+    const ka = await n.keepAliveClient('a', b.ip, 80);
+    try {
+      expect((await ka.request('/', 1500)).ok).toBe(true);
+      reader.poll();
+      expect(seen()).toContainEqual({
+        direction: 'ingress',
+        verdict: 'allow',
+        level: 'id',
+        src: a.ip,
+        dst: b.ip,
+        dport: 80,
+      });
+      records.length = 0;
+      const revoked = structuredClone(allow);
+      revoked.endpoints[1]!.policy.ingress = enforced({});
+      await driver.apply(revoked);
+      expect((await ka.request('/', 1500)).ok).toBe(false);
+      reader.poll();
+      expect(seen().filter((r) => r.cut)).toEqual([
+        { direction: 'ingress', verdict: 'denied', level: 'default', cut: true, src: a.ip, dst: b.ip, dport: 80 },
+      ]);
+    } finally {
+      ka.close();
+      reader.close();
+      dp.close();
+      await driver.teardown();
+      await n.teardown();
+    }
+  });
+});

@@ -1,0 +1,222 @@
+/**
+ * The eBPF Driver: pure lowering (lower.ts: DesiredState → map entries) + diff (diff.ts) + the kernel edge
+ * (kernel/: maps, programs and attachments through libbpf). Nothing in netfilter: the programs keep their own
+ * connection table, so a node on this datapath registers no conntrack hooks.
+ *
+ * Every apply writes only the entries that changed, then moves the policy generation in `config`: each established
+ * connection is judged again on its next packet, so a revoke cuts it (README.md). Maps, the connection table and
+ * the attachments are pinned in a bpffs of the driver's own (`<stateDir>/bpf`): if the agent dies they stay and keep
+ * enforcing (fail closed), and a new driver on the same directory reopens them, reads what is installed and
+ * converges to its desired state without dropping established connections that stay allowed.
+ */
+import { randomInt } from 'node:crypto';
+import { join } from 'node:path';
+import { DEFAULT_TPROXY_ROUTING, TproxyRouting, type TproxyRoutingSpec } from '../nftables/tproxy-routing.js';
+import type { ApplyStats, DesiredState, Driver, EndpointState } from '../types.js';
+import { diffLowered, type MapOp } from './diff.js';
+import { dumpLowered } from './dump.js';
+import { attachCgroup, attachTc, cgroupV2Root, detachCgroup, detachTc } from './kernel/attach.js';
+import { mountBpffs, unmountBpffs } from './kernel/bpffs.js';
+import { BpfError } from './kernel/errors.js';
+import { type EventReader, openEvents } from './kernel/events.js';
+import { type LoadedDatapath, loadDatapath, type ProgName } from './kernel/loader.js';
+import { encodeConfig, encodeConfigKey } from './layout.js';
+import { type EntryMap, type Lowered, Lowerer } from './lower.js';
+import { PodInterfaces } from './pod-interfaces.js';
+
+export interface EbpfDriverOptions {
+  /** Directory the driver owns; its bpffs is mounted at `<stateDir>/bpf`. */
+  stateDir: string;
+  /** TPROXY fwmark bit (must be PW_MARK_TO_PROXY), ip rule pref and route table. */
+  tproxy?: Partial<TproxyRoutingSpec>;
+  /** Do not install the ip rule/route (a second driver sharing them). Default true. */
+  manageRouting?: boolean;
+  /** cgroup v2 directory for socket load-balancing; default the cgroup v2 root. */
+  cgroupPath?: string;
+  /**
+   * The host-side interface of an endpoint (tests); default its `hostIfname`, else its /32 route through a
+   * podwall-named device (pod-interfaces.ts). An endpoint without one is still judged as a destination, but its
+   * own packets are not (nothing to attach to).
+   */
+  interfaceOf?: (ep: EndpointState) => string | undefined;
+  /** Compiled object; default dist/bpf/podwall.bpf.o. */
+  objectPath?: string;
+  /** Verdict records (struct pw_event) from the programs' ring buffer, polled every `eventPollMs` (default 50). */
+  onEvent?: (record: Buffer) => void;
+  eventPollMs?: number;
+}
+
+export interface EbpfDriver extends Driver {
+  readonly pinDir: string;
+  /** The last apply: `ms` the kernel part (map writes, attachments), `renderMs` lowering and diff before it. */
+  readonly last?: { ops: number; ms: number; renderMs: number };
+  /** Stop reading events and close file descriptors; everything installed stays (the agent stops, not the node). */
+  close(): void;
+}
+
+const SOCKET_PROGS: readonly ProgName[] = ['sock_connect4', 'sock_sendmsg4', 'sock_recvmsg4', 'sock_getpeername4'];
+const MAP_NAMES = ['ipcache', 'endpoints', 'policy', 'services', 'backends'] as const;
+/** Generations are 1..2^32-1 in the kernel; a driver starts at a random one so an earlier agent's entries are re-judged. */
+const GENERATION_LIMIT = 0xffffffff;
+
+export function createEbpfDriver(opts: EbpfDriverOptions): EbpfDriver {
+  const routingSpec: TproxyRoutingSpec = { ...DEFAULT_TPROXY_ROUTING, ...opts.tproxy };
+  const routing = opts.manageRouting === false ? undefined : new TproxyRouting(routingSpec);
+  const pinDir = join(opts.stateDir, 'bpf');
+  const lowerer = new Lowerer();
+  const interfaces = new PodInterfaces(opts.interfaceOf);
+  let dp: LoadedDatapath | undefined;
+  let installed: Lowered | undefined;
+  /** ifindex → attached (both directions). */
+  let attached = new Set<number>();
+  let generation = 1 + randomInt(GENERATION_LIMIT - 1);
+  let proxyPort = -1;
+  let last: { ops: number; ms: number; renderMs: number } | undefined;
+  let events: { reader: EventReader; timer: NodeJS.Timeout } | undefined;
+
+  function startEvents(loaded: LoadedDatapath): void {
+    const onEvent = opts.onEvent;
+    if (!onEvent || events) return;
+    const reader = openEvents(loaded.maps.events, onEvent);
+    const timer = setInterval(() => reader.poll(), opts.eventPollMs ?? 50);
+    timer.unref();
+    events = { reader, timer };
+  }
+
+  function stopEvents(): void {
+    if (!events) return;
+    clearInterval(events.timer);
+    events.reader.poll();
+    events.reader.close();
+    events = undefined;
+  }
+
+  async function open(): Promise<LoadedDatapath> {
+    await mountBpffs(pinDir);
+    const load = () => loadDatapath({ pinDir, ...(opts.objectPath ? { objectPath: opts.objectPath } : {}) });
+    let loaded: LoadedDatapath;
+    try {
+      loaded = load();
+    } catch (e) {
+      // Maps pinned by a build with another layout cannot be reused (libbpf refuses them): start afresh. Connections
+      // judged by the old programs are judged again from their next packet.
+      if (!(e instanceof BpfError)) throw e;
+      await unmountBpffs(pinDir);
+      await mountBpffs(pinDir);
+      loaded = load();
+    }
+    const cgroup = opts.cgroupPath ?? cgroupV2Root();
+    if (!cgroup) throw new Error('no cgroup v2 hierarchy is mounted: socket load-balancing needs one');
+    for (const p of SOCKET_PROGS) attachCgroup(pinDir, cgroup, p, loaded.progFd(p));
+    // What a previous agent left pinned is the starting point: the first diff converges it.
+    installed = readInstalled(loaded);
+    lowerer.adopt(installed.services);
+    startEvents(loaded);
+    return loaded;
+  }
+
+  function readInstalled(loaded: LoadedDatapath): Lowered {
+    const out = {} as Record<(typeof MAP_NAMES)[number], EntryMap>;
+    for (const name of MAP_NAMES) {
+      const m = loaded.maps[name];
+      const entries: EntryMap = new Map();
+      for (const key of m.keys()) {
+        const value = m.lookup(key);
+        if (value) entries.set(key.toString('hex'), { key, value });
+      }
+      out[name] = entries;
+    }
+    return out;
+  }
+
+  function write(loaded: LoadedDatapath, ops: readonly MapOp[]): void {
+    for (const op of ops) {
+      const m = loaded.maps[op.map];
+      if (op.kind === 'update') m.update(op.key, op.value!);
+      else m.delete(op.key);
+    }
+  }
+
+  function writeConfig(loaded: LoadedDatapath, port: number): void {
+    loaded.maps.config.update(encodeConfigKey(), encodeConfig({ generation, proxyPort: port, flags: 0 }));
+  }
+
+  /** Attach both programs to every endpoint interface, detach from the ones gone. Returns how many changed. */
+  function syncAttachments(loaded: LoadedDatapath, want: Set<number>): number {
+    let n = 0;
+    for (const i of want) {
+      if (attached.has(i)) continue;
+      attachTc(pinDir, i, 'ingress', loaded.progFd('from_pod'));
+      attachTc(pinDir, i, 'egress', loaded.progFd('to_pod'));
+      n++;
+    }
+    for (const i of attached) {
+      if (want.has(i)) continue;
+      detachTc(pinDir, i, 'ingress');
+      detachTc(pinDir, i, 'egress');
+      n++;
+    }
+    attached = want;
+    return n;
+  }
+
+  return {
+    pinDir,
+    get last() {
+      return last;
+    },
+    async apply(state: DesiredState): Promise<ApplyStats> {
+      const t0 = performance.now();
+      const first = dp === undefined;
+      if (!dp) dp = await open();
+      const loaded = dp;
+      const ifindexes = interfaces.resolve(state.endpoints);
+      const next = lowerer.lower(state, (ep) => ifindexes.get(ep.name) ?? 0);
+      const ops = diffLowered(installed, next);
+      const t1 = performance.now();
+      write(loaded, ops);
+      installed = next;
+      const want = new Set([...ifindexes.values()].filter((i) => i > 0));
+      // On the first apply, re-attach everything: a previous agent's links are replaced by this driver's programs.
+      if (first) attached = new Set();
+      const attachChanges = syncAttachments(loaded, want);
+      const changes = ops.length + (first ? 0 : attachChanges);
+      if (changes > 0 || first || proxyPort !== state.proxyPort) {
+        generation = generation >= GENERATION_LIMIT ? 1 : generation + 1;
+        proxyPort = state.proxyPort;
+        writeConfig(loaded, proxyPort);
+      }
+      last = { ops: ops.length, ms: performance.now() - t1, renderMs: t1 - t0 };
+      if (routing) await routing.install();
+      return { changes, full: first };
+    },
+    async teardown(): Promise<void> {
+      stopEvents();
+      if (dp) {
+        for (const i of attached) {
+          detachTc(pinDir, i, 'ingress');
+          detachTc(pinDir, i, 'egress');
+        }
+        for (const p of SOCKET_PROGS) detachCgroup(pinDir, p);
+        dp.close();
+      }
+      dp = undefined;
+      installed = undefined;
+      attached = new Set();
+      // Every link is pinned in this bpffs: unmounting it releases them, so a datapath an earlier agent left
+      // (restart, then `down`) is detached here too, without opening it.
+      await unmountBpffs(pinDir);
+      if (routing) await routing.remove();
+    },
+    close(): void {
+      stopEvents();
+      dp?.close();
+      dp = undefined;
+      installed = undefined;
+      attached = new Set();
+    },
+    async dump(): Promise<string> {
+      return installed ? dumpLowered(installed) : '';
+    },
+  };
+}

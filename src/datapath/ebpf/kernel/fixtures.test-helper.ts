@@ -1,0 +1,339 @@
+/**
+ * Test-only: raw podwall.h encodings (independent of ../layout.ts on purpose: the tests check the C layout, not the
+ * TypeScript mirror), crafted IPv4 frames, a private bpffs per test, and network namespaces.
+ *
+ * Hygiene: temp dirs are /var/tmp/pw-*, netns pw-t-*, links pw-t*; every helper returns its own cleanup.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import koffi from 'koffi';
+import { mountBpffs, unmountBpffs } from './bpffs.js';
+import { type LoadedDatapath, loadDatapath } from './loader.js';
+
+const execFileP = promisify(execFile);
+
+export const IS_ROOT = process.getuid?.() === 0;
+export const ROOT_REASON = 'needs root (bpf(2), bpffs mounts, netns): run as root, as CI does';
+
+// --- podwall.h constants -----------------------------------------------------------------------------------------
+
+export const TCP = 6;
+export const UDP = 17;
+export const ICMP = 1;
+export const TC_ACT_OK = 0;
+export const TC_ACT_SHOT = 2;
+export const MARK_TO_PROXY = 0x80000000;
+export const MARK_JUDGED = 0x40000000;
+export const EP = { IN_ENFORCED: 1, EG_ENFORCED: 2, IN_DEFAULT_ALLOW: 4, EG_DEFAULT_ALLOW: 8 } as const;
+export const DIR = { ingress: 0, egress: 1 } as const;
+export const LEVEL = { ip: 0, identity: 1, pods: 2, wildcard: 3 } as const;
+export const VERDICT = { allow: 1, audit: 2, deny: 3, redirect: 4 } as const;
+export const EV = { allow: 1, audit: 2, deny: 3, redirect: 4, denied: 5, noProxy: 6 } as const;
+export const EV_LEVEL = { ip: 0, identity: 1, pods: 2, wildcard: 3, default: 4, host: 5 } as const;
+export const EV_FLAG_CUT = 1;
+export const CT_PROXY = 1;
+export const CT_DENIED = 2;
+
+// --- encodings ---------------------------------------------------------------------------------------------------
+
+export function ip4(s: string): Buffer {
+  const b = Buffer.from(s.split('.').map(Number));
+  if (b.length !== 4) throw new Error(`bad IPv4 ${s}`);
+  return b;
+}
+
+export function ipString(b: Buffer, off = 0): string {
+  return [...b.subarray(off, off + 4)].join('.');
+}
+
+const u32le = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+};
+const u32be = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n >>> 0);
+  return b;
+};
+
+export const ipcacheKey = (ip: string, prefixlen = 32) => Buffer.concat([u32le(prefixlen), ip4(ip)]);
+export const ipcacheVal = (identity: number) => u32le(identity);
+
+export const endpointKey = (ip: string) => ip4(ip);
+export function endpointVal(identity: number, ifindex: number, flags: number): Buffer {
+  return Buffer.concat([u32le(identity), u32le(ifindex), u32le(flags), u32le(0)]);
+}
+
+export interface PolicyKeyOpts {
+  ep: string;
+  dir: number;
+  level: number;
+  proto: number;
+  /** ip level: an address; identity level: an identity; otherwise 0. */
+  peer?: string | number;
+  /** First port of the block (or ICMP type); ignored when `bits` is 16 (all ports). */
+  port?: number;
+  /** Host bits of the block: 0 = one port, k = 2^k ports, 16 = every port. */
+  bits?: number;
+}
+
+export function policyKey(o: PolicyKeyOpts): Buffer {
+  const bits = o.bits ?? 0;
+  const b = Buffer.alloc(20);
+  b.writeUInt32LE(96 + 16 - bits, 0);
+  ip4(o.ep).copy(b, 4);
+  b[8] = o.dir;
+  b[9] = o.level;
+  b[10] = o.proto;
+  const peer = o.peer ?? 0;
+  (typeof peer === 'string' ? ip4(peer) : u32be(peer)).copy(b, 12);
+  if (bits < 16) b.writeUInt16BE((o.port ?? 0) & ~((1 << bits) - 1), 16);
+  return b;
+}
+export const policyVal = (verdict: number) => u32le(verdict);
+
+export const CONFIG_KEY = u32le(0);
+export const configVal = (generation: number, proxyPort = 0) =>
+  Buffer.concat([u32le(generation), u32le(proxyPort), u32le(0), u32le(0)]);
+
+export interface Tuple {
+  saddr: string;
+  daddr: string;
+  sport: number;
+  dport: number;
+  proto: number;
+}
+
+export function ctKey(t: Tuple): Buffer {
+  const b = Buffer.alloc(16);
+  ip4(t.saddr).copy(b, 0);
+  ip4(t.daddr).copy(b, 4);
+  b.writeUInt16BE(t.sport, 8);
+  b.writeUInt16BE(t.dport, 10);
+  b[12] = t.proto;
+  return b;
+}
+
+export function ctVal(generation: number, flags: number): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeUInt32LE(generation, 0);
+  b.writeUInt32LE(flags, 4);
+  b.writeBigUInt64LE(1n, 8);
+  return b;
+}
+
+export function decodeCt(v: Buffer): { generation: number; flags: number; createdNs: bigint } {
+  return { generation: v.readUInt32LE(0), flags: v.readUInt32LE(4), createdNs: v.readBigUInt64LE(8) };
+}
+
+export function svcKey(vip: string, vport: number, proto: number): Buffer {
+  const b = Buffer.alloc(8);
+  ip4(vip).copy(b, 0);
+  b.writeUInt16BE(vport, 4);
+  b[6] = proto;
+  return b;
+}
+export const svcVal = (svcId: number, count: number) => Buffer.concat([u32le(svcId), u32le(count)]);
+export const backendKey = (svcId: number, slot: number) => Buffer.concat([u32le(svcId), u32le(slot)]);
+export function backendVal(ip: string, port: number): Buffer {
+  const b = Buffer.alloc(8);
+  ip4(ip).copy(b, 0);
+  b.writeUInt16BE(port, 4);
+  return b;
+}
+
+export interface PwEvent {
+  saddr: string;
+  daddr: string;
+  sport: number;
+  /** TCP/UDP: the port; ICMP: type << 8 | code. */
+  dport: number;
+  proto: number;
+  dir: number;
+  verdict: number;
+  level: number;
+  peerIdentity: number;
+  flags: number;
+  ifindex: number;
+}
+
+export function decodeEvent(r: Buffer): PwEvent & { tsNs: bigint } {
+  if (r.length !== 40) throw new Error(`pw_event is 40 bytes, got ${r.length}`);
+  const proto = r[20]!;
+  return {
+    tsNs: r.readBigUInt64LE(0),
+    saddr: ipString(r, 8),
+    daddr: ipString(r, 12),
+    sport: r.readUInt16BE(16),
+    dport: proto === ICMP ? r.readUInt16LE(18) : r.readUInt16BE(18),
+    proto,
+    dir: r[21]!,
+    verdict: r[22]!,
+    level: r[23]!,
+    peerIdentity: r.readUInt32LE(24),
+    flags: r.readUInt32LE(28),
+    ifindex: r.readUInt32LE(32),
+  };
+}
+
+// --- frames ------------------------------------------------------------------------------------------------------
+
+export interface FrameOpts {
+  src: string;
+  dst: string;
+  proto: number;
+  sport?: number;
+  dport?: number;
+  /** TCP flags byte (default SYN). */
+  tcpFlags?: number;
+  icmpType?: number;
+  icmpCode?: number;
+  /** ICMP echo identifier. */
+  icmpId?: number;
+  /** ICMP error: the quoted packet (IP header + 8 bytes of its transport header). */
+  inner?: FrameOpts;
+  /** IPv4 flags/fragment offset field (host order), e.g. 0x2000 = more fragments. */
+  fragOff?: number;
+  ethertype?: number;
+}
+
+export const SYN = 0x02;
+export const ACK = 0x10;
+export const SYNACK = 0x12;
+
+function ipPacket(o: FrameOpts): Buffer {
+  let l4: Buffer;
+  if (o.proto === TCP) {
+    l4 = Buffer.alloc(20);
+    l4.writeUInt16BE(o.sport ?? 0, 0);
+    l4.writeUInt16BE(o.dport ?? 0, 2);
+    l4[12] = 0x50;
+    l4[13] = o.tcpFlags ?? SYN;
+  } else if (o.proto === ICMP) {
+    const quoted = o.inner ? ipPacket(o.inner).subarray(0, 28) : Buffer.alloc(0);
+    l4 = Buffer.concat([Buffer.alloc(8), quoted]);
+    l4[0] = o.icmpType ?? 8;
+    l4[1] = o.icmpCode ?? 0;
+    l4.writeUInt16BE(o.icmpId ?? 0, 4);
+    l4.writeUInt16BE(1, 6);
+  } else {
+    l4 = Buffer.alloc(8);
+    l4.writeUInt16BE(o.sport ?? 0, 0);
+    l4.writeUInt16BE(o.dport ?? 0, 2);
+    l4.writeUInt16BE(8, 4);
+  }
+  const ip = Buffer.alloc(20);
+  ip[0] = 0x45;
+  ip.writeUInt16BE(20 + l4.length, 2);
+  ip.writeUInt16BE(o.fragOff ?? 0x4000, 6); // DF
+  ip[8] = 64;
+  ip[9] = o.proto;
+  ip4(o.src).copy(ip, 12);
+  ip4(o.dst).copy(ip, 16);
+  return Buffer.concat([ip, l4]);
+}
+
+/** An Ethernet frame carrying one IPv4 packet (checksums are left 0: the programs never check them). */
+export function frame(o: FrameOpts): Buffer {
+  const eth = Buffer.alloc(14);
+  Buffer.from([0x02, 0, 0, 0, 0, 2]).copy(eth, 0);
+  Buffer.from([0x02, 0, 0, 0, 0, 1]).copy(eth, 6);
+  eth.writeUInt16BE(o.ethertype ?? 0x0800, 12);
+  return Buffer.concat([eth, ipPacket(o)]);
+}
+
+// --- a private bpffs and a loaded datapath -------------------------------------------------------------------------
+
+export interface TestPin {
+  /** The temp dir (/var/tmp/pw-*). */
+  dir: string;
+  /** The bpffs mount point inside it. */
+  pinDir: string;
+  cleanup(): Promise<void>;
+}
+
+export async function testPin(): Promise<TestPin> {
+  const dir = mkdtempSync('/var/tmp/pw-');
+  const pinDir = join(dir, 'bpf');
+  await mountBpffs(pinDir);
+  return {
+    dir,
+    pinDir,
+    async cleanup() {
+      await unmountBpffs(pinDir);
+      rmdirSync(dir);
+    },
+  };
+}
+
+export interface TestDatapath extends TestPin {
+  dp: LoadedDatapath;
+}
+
+export async function testDatapath(): Promise<TestDatapath> {
+  const pin = await testPin();
+  try {
+    const dp = loadDatapath({ pinDir: pin.pinDir });
+    return {
+      ...pin,
+      dp,
+      async cleanup() {
+        dp.close();
+        await pin.cleanup();
+      },
+    };
+  } catch (e) {
+    await pin.cleanup();
+    throw e;
+  }
+}
+
+// --- network namespaces ------------------------------------------------------------------------------------------
+
+export const randomId = (n = 3) => randomBytes(n).toString('hex');
+
+export async function sh(cmd: string, args: string[]): Promise<string> {
+  const { stdout } = await execFileP(cmd, args, { timeout: 20_000 });
+  return stdout;
+}
+
+export async function addNetns(name: string): Promise<() => Promise<void>> {
+  if (!name.startsWith('pw-t')) throw new Error(`test netns must be named pw-t*: ${name}`);
+  await sh('ip', ['netns', 'add', name]);
+  return async () => {
+    await sh('ip', ['netns', 'del', name]).catch(() => undefined);
+  };
+}
+
+const CLONE_NEWNET = 0x40000000;
+let setnsFn: ((fd: number, nstype: number) => number) | undefined;
+
+/**
+ * Runs `fn` (synchronously) with this thread inside network namespace `name`: bpf_link_create for tcx and
+ * if_nametoindex resolve an ifindex in the caller's namespace. Only this thread moves; it moves back before
+ * returning.
+ */
+export function inNetns<T>(name: string, fn: () => T): T {
+  setnsFn ??= koffi.load('libc.so.6').func('int setns(int fd, int nstype)') as (fd: number, nstype: number) => number;
+  const home = openSync('/proc/thread-self/ns/net', 'r');
+  const target = openSync(`/run/netns/${name}`, 'r');
+  try {
+    if (setnsFn(target, CLONE_NEWNET) !== 0) throw new Error(`setns(${name}) failed: errno ${koffi.errno()}`);
+    let out: { value: T } | { error: unknown };
+    try {
+      out = { value: fn() };
+    } catch (error) {
+      out = { error };
+    }
+    if (setnsFn(home, CLONE_NEWNET) !== 0) throw new Error(`setns(back) failed: errno ${koffi.errno()}`);
+    if ('error' in out) throw out.error;
+    return out.value;
+  } finally {
+    closeSync(target);
+    closeSync(home);
+  }
+}
