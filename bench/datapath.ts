@@ -4,6 +4,7 @@
  * medians; plus the load time of that table and the time of a one-element / one-pod incremental update.
  *
  * Run (root): npm run build && node dist/bench/datapath.js [--runs N] [--seconds S] [--quick] [--no-stress] [--no-small]
+ *   [--modes A,E]  (a subset of the interleaved modes below; A is required)
  * Prints one JSON document on stdout; progress on stderr.
  *
  * Setup: two netns pods `client` and `server` from src/datapath/testing-netns.ts (CNI ptp, routed through the host
@@ -46,7 +47,7 @@ import type { DesiredState, Driver, EndpointState } from '../src/datapath/types.
 import type { ClusterInput, PodInput } from '../src/policy/cluster.js';
 import { evaluateFlow } from '../src/policy/evaluate.js';
 import { type CompiledCluster, compile } from '../src/policy/resolve/compile.js';
-import { flag, opt } from './lib/args.js';
+import { flag, list, opt } from './lib/args.js';
 import {
   Cleanup,
   compareAB,
@@ -414,8 +415,10 @@ async function main(): Promise<Record<string, unknown>> {
     if (ebpf) cleanup.push('eBPF datapath', () => ebpf.teardown());
     else log('no compiled eBPF object (npm run build): mode E skipped');
     type Mode = 'A' | 'S' | 'K' | 'B' | 'C' | 'E';
-    const modes: Mode[] = flag('no-small') ? ['A', 'S', 'K', 'B'] : ['A', 'S', 'K', 'B', 'C'];
-    if (ebpf) modes.push('E');
+    const all: Mode[] = flag('no-small') ? ['A', 'S', 'K', 'B'] : ['A', 'S', 'K', 'B', 'C'];
+    if (ebpf) all.push('E');
+    const modes = list('modes', all).filter((m): m is Mode => (all as string[]).includes(m));
+    if (!modes.includes('A')) throw new Error('--modes must include A (the baseline)');
     const tput: Record<Mode, number[]> = { A: [], S: [], K: [], B: [], C: [], E: [] };
     const conns: Record<Mode, number[]> = { A: [], S: [], K: [], B: [], C: [], E: [] };
     const loadMs: number[] = [];
@@ -454,36 +457,47 @@ async function main(): Promise<Record<string, unknown>> {
         );
       }
     }
-    out.throughputGbps = { ...compareAB(tput.A, tput.B), target: 'P1: >= 0.95', seconds: SECONDS, streams: 1 };
-    out.connectionsPerSec = { ...compareAB(conns.A, conns.B, 0), target: 'P1: >= 0.90', seconds: SECONDS };
-    out.vsNoPolicy = {
-      what: 'B vs K: podwall with 1k policies vs podwall with no policy (conntrack + service NAT, like kube-proxy)',
-      throughput: compareAB(tput.K, tput.B),
-      connections: compareAB(conns.K, conns.B, 0),
-      noPolicyVsBare: { throughput: compareAB(tput.A, tput.K), connections: compareAB(conns.A, conns.K, 0) },
-    };
-    out.statefulFloor = {
-      what: 'S: conntrack alone (one `ct state established accept` rule) vs no rules; K vs S: podwall without policy vs conntrack alone',
-      throughput: compareAB(tput.A, tput.S),
-      connections: compareAB(conns.A, conns.S, 0),
-      noPolicyVsConntrack: { throughput: compareAB(tput.S, tput.K), connections: compareAB(conns.S, conns.K, 0) },
-    };
-    if (tput.C.length) {
-      out.smallTable = {
-        mapEntries: small.mapEntries,
-        throughputVsNoRules: compareAB(tput.A, tput.C),
-        connectionsVsNoRules: compareAB(conns.A, conns.C, 0),
-        bigVsSmallThroughput: compareAB(tput.C, tput.B),
-        bigVsSmallConnections: compareAB(conns.C, conns.B, 0),
+    const ran = (m: Mode) => tput[m].length > 0;
+    if (ran('B')) {
+      out.throughputGbps = { ...compareAB(tput.A, tput.B), target: 'P1: >= 0.95', seconds: SECONDS, streams: 1 };
+      out.connectionsPerSec = { ...compareAB(conns.A, conns.B, 0), target: 'P1: >= 0.90', seconds: SECONDS };
+      if (ran('K'))
+        out.vsNoPolicy = {
+          what: 'B vs K: podwall with 1k policies vs podwall with no policy (conntrack + service NAT, like kube-proxy)',
+          throughput: compareAB(tput.K, tput.B),
+          connections: compareAB(conns.K, conns.B, 0),
+          noPolicyVsBare: { throughput: compareAB(tput.A, tput.K), connections: compareAB(conns.A, conns.K, 0) },
+        };
+      if (ran('S') && ran('K'))
+        out.statefulFloor = {
+          what: 'S: conntrack alone (one `ct state established accept` rule) vs no rules; K vs S: podwall without policy vs conntrack alone',
+          throughput: compareAB(tput.A, tput.S),
+          connections: compareAB(conns.A, conns.S, 0),
+          noPolicyVsConntrack: { throughput: compareAB(tput.S, tput.K), connections: compareAB(conns.S, conns.K, 0) },
+        };
+      if (tput.C.length) {
+        out.smallTable = {
+          mapEntries: small.mapEntries,
+          throughputVsNoRules: compareAB(tput.A, tput.C),
+          connectionsVsNoRules: compareAB(conns.A, conns.C, 0),
+          bigVsSmallThroughput: compareAB(tput.C, tput.B),
+          bigVsSmallConnections: compareAB(conns.C, conns.B, 0),
+        };
+      }
+      out.nftLoadMs = {
+        median: round(median(loadMs)),
+        runs: loadMs.map((x) => round(x, 1)),
+        runner: driver.runner.kind,
       };
     }
-    out.nftLoadMs = { median: round(median(loadMs)), runs: loadMs.map((x) => round(x, 1)), runner: driver.runner.kind };
-    if (ebpf) {
+    if (ebpf && ran('E')) {
       out.ebpf = {
         what: 'E: state B through the eBPF datapath (tc programs, own connection table, no netfilter) vs no rules (A)',
         throughput: { ...compareAB(tput.A, tput.E), target: 'P1: >= 0.95' },
         connections: { ...compareAB(conns.A, conns.E, 0), target: 'P1: >= 0.90' },
-        vsNftables: { throughput: compareAB(tput.B, tput.E), connections: compareAB(conns.B, conns.E, 0) },
+        ...(ran('B')
+          ? { vsNftables: { throughput: compareAB(tput.B, tput.E), connections: compareAB(conns.B, conns.E, 0) } }
+          : {}),
         loadMs: { median: round(median(ebpfLoadMs)), runs: ebpfLoadMs.map((x) => round(x, 1)) },
       };
       await ebpf.apply(b.state);
@@ -496,10 +510,12 @@ async function main(): Promise<Record<string, unknown>> {
     }
 
     // Incremental updates on the loaded B state (P3).
-    await driver.apply(b.state);
-    out.updates = { ...(await updateTimes(driver, b, quick ? 10 : 40)), target: 'P3: <= 10 ms' };
-    log(`updates: ${JSON.stringify(out.updates)}`);
-    await driver.teardown();
+    if (ran('B')) {
+      await driver.apply(b.state);
+      out.updates = { ...(await updateTimes(driver, b, quick ? 10 : 40)), target: 'P3: <= 10 ms' };
+      log(`updates: ${JSON.stringify(out.updates)}`);
+      await driver.teardown();
+    }
 
     // Stress variant (no traffic): every endpoint of a 1,000-pod cluster local to this node.
     if (!flag('no-stress') && !quick) {

@@ -9,3 +9,9 @@ export function opt(name: string, def: number): number {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? Number(argv[i + 1]) : def;
 }
+
+/** `--name a,b,c`: a comma-separated list, `def` when absent. */
+export function list(name: string, def: readonly string[]): string[] {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? (argv[i + 1] ?? '').split(',').filter(Boolean) : [...def];
+}

@@ -14,6 +14,7 @@
 import { join } from 'node:path';
 import type { AnyPolicy, KubeObject, Namespace, Pod, Service } from '../../api/types.js';
 import { createEbpfDriver, type EbpfDriver } from '../../datapath/ebpf/ebpf-driver.js';
+import { ebpfUnavailable } from '../../datapath/ebpf/preflight.js';
 import { createNftDriver, type NftDriver } from '../../datapath/nftables/nft-driver.js';
 import type { ApplyStats, DesiredState, Driver } from '../../datapath/types.js';
 import { IdentityAllocator } from '../../identity/allocator.js';

@@ -10,10 +10,13 @@ import { DEFAULT_TPROXY_ROUTING } from '../../datapath/nftables/tproxy-routing.j
 import { fnv1a } from '../../identity/allocator.js';
 import { DEFAULT_HOME } from '../lifecycle.js';
 
-/** The kernel datapath: the nftables table, or the eBPF programs (no netfilter, no conntrack). */
+/**
+ * The kernel datapath: the eBPF programs (no netfilter, no conntrack; the default), or the nftables table (also the
+ * fallback where the eBPF datapath cannot run: see src/datapath/ebpf/preflight.ts).
+ */
 export const DATAPATH_KINDS = ['nftables', 'ebpf'] as const;
 export type DatapathKind = (typeof DATAPATH_KINDS)[number];
-export const DEFAULT_DATAPATH: DatapathKind = 'nftables';
+export const DEFAULT_DATAPATH: DatapathKind = 'ebpf';
 
 /** `$PODWALL_DATAPATH` (set by `podwall up --datapath`), checked; unset or empty is the default. */
 export function datapathFromEnv(env: NodeJS.ProcessEnv = process.env): DatapathKind {
