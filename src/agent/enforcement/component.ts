@@ -241,6 +241,13 @@ export class EnforcementComponent {
 
     // Proxy first: its port goes into the rendered rules.
     if (this.opts.proxy !== false) await this.startProxy();
+    if (!this.opts.driver && this.settings.datapath === 'ebpf') {
+      const why = ebpfUnavailable();
+      if (why) {
+        ctx.log(`enforcement: the eBPF datapath cannot run here (${why}); using the nftables datapath`);
+        this.settings = { ...this.settings, datapath: 'nftables' };
+      }
+    }
     if (this.opts.nflog !== false && !this.opts.driver && this.settings.datapath === 'nftables')
       await this.startNflog();
     if (this.opts.observerSocket !== false) {
