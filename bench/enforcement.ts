@@ -1,11 +1,12 @@
 /**
  * Enforcement benchmarks (P2, P3), live on this machine (root): an in-process podwall daemon (apiserver, node,
- * controllers, enforcement on nftables) with ~100 pods in a private pod CIDR and a private HOME.
+ * controllers, enforcement on the default datapath, eBPF, or `PODWALL_DATAPATH=nftables`) with ~100 pods in a
+ * private pod CIDR and a private HOME.
  *
  *  1. Policy change → enforced, end to end: a CiliumNetworkPolicy that isolates the server pod is created / deleted
  *     through the API (KubeClient, like kubectl); a prober inside the client pod opens a TCP connection to the server
  *     every few ms and the latency is API call → first probe that sees the new verdict (the probe period bounds the
- *     resolution). Also the agent-internal part: watch event → nftables transaction done.
+ *     resolution). Also the agent-internal part: watch event → datapath update done.
  *  2. One pod added / removed: the datapath transaction time and its size (elements touched).
  *
  * Run: npm run build && node dist/bench/enforcement.js [--pods N] [--changes N] [--quick]   (or npm run bench)
@@ -326,6 +327,7 @@ async function main(): Promise<void> {
       elementsTouched: { median: median(podTx.map((x) => x.changes)), max: Math.max(...podTx.map((x) => x.changes)) },
       runner: (enf as unknown as { nft?: { runner: { kind: string } } }).nft?.runner.kind,
     };
+    results.datapath = (enf as unknown as { settings: { datapath: string } }).settings.datapath;
     client.close();
   } finally {
     prober?.kill('SIGKILL');

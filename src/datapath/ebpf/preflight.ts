@@ -10,14 +10,16 @@ import { bpfObjectPath } from './kernel/loader.js';
 /** tcx links (the attach point of the tc programs) arrived in Linux 6.6. */
 const MIN_KERNEL: [number, number] = [6, 6];
 
+/** Whether a kernel release string (`uname -r`) is older than the datapath needs. */
+export function kernelTooOld(rel: string): boolean {
+  const [major = 0, minor = 0] = rel.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
+  return major < MIN_KERNEL[0] || (major === MIN_KERNEL[0] && minor < MIN_KERNEL[1]);
+}
+
 /** Why the eBPF datapath cannot run here, or undefined when it can. */
 export function ebpfUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root';
-  const [major = 0, minor = 0] = release()
-    .split('.')
-    .map((x) => Number.parseInt(x, 10));
-  if (major < MIN_KERNEL[0] || (major === MIN_KERNEL[0] && minor < MIN_KERNEL[1]))
-    return `kernel ${release()} is older than ${MIN_KERNEL.join('.')} (tcx links)`;
+  if (kernelTooOld(release())) return `kernel ${release()} is older than ${MIN_KERNEL.join('.')} (tcx links)`;
   if (!existsSync(bpfObjectPath())) return `${bpfObjectPath()} is missing (npm run build compiles it with clang)`;
   if (!cgroupV2Root()) return 'no cgroup v2 hierarchy is mounted (socket load-balancing attaches there)';
   return undefined;
