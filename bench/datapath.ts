@@ -39,7 +39,9 @@ import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import type { AnyPolicy } from '../src/api/types.js';
 import { createEbpfDriver } from '../src/datapath/ebpf/ebpf-driver.js';
-import { bpfObjectPath } from '../src/datapath/ebpf/kernel/loader.js';
+import { ifindexOf } from '../src/datapath/ebpf/kernel/attach.js';
+import { bpfObjectPath, loadDatapath } from '../src/datapath/ebpf/kernel/loader.js';
+import { testRun } from '../src/datapath/ebpf/kernel/test-run.js';
 import { createNftDriver } from '../src/datapath/nftables/nft-driver.js';
 import { renderModel } from '../src/datapath/nftables/render.js';
 import { createTestNet, type TestNet } from '../src/datapath/testing-netns.js';
@@ -230,6 +232,51 @@ async function reachable8080(net: TestNet): Promise<boolean> {
   return r.exit === 0 && r.code === 200;
 }
 
+/** An Ethernet + IPv4 + TCP frame from `src` to `dst`:NGINX_PORT with the given TCP flags (checksums left 0). */
+function tcpFrame(src: string, dst: string, sport: number, flags: number): Buffer {
+  const b = Buffer.alloc(14 + 20 + 20);
+  b.writeUInt16BE(0x0800, 12);
+  b[14] = 0x45;
+  b.writeUInt16BE(40, 16);
+  b[22] = 64;
+  b[23] = 6;
+  src.split('.').forEach((x, i) => {
+    b[26 + i] = Number(x);
+  });
+  dst.split('.').forEach((x, i) => {
+    b[30 + i] = Number(x);
+  });
+  b.writeUInt16BE(sport, 34);
+  b.writeUInt16BE(NGINX_PORT, 36);
+  b[46] = 0x50;
+  b[47] = flags;
+  return b;
+}
+
+/**
+ * What the eBPF program itself costs per packet, measured in the kernel (BPF_PROG_TEST_RUN, 200k repeats, state B
+ * loaded): a SYN from the client pod (both directions judged, a connection-table entry written, two verdict
+ * records) and a packet of the established connection (one endpoint and one connection-table lookup). Far less
+ * noisy than the traffic runs, which it helps read.
+ */
+function programCost(pinDir: string, client: { ip: string; hostIfname: string }, serverIp: string) {
+  const dp = loadDatapath({ pinDir });
+  try {
+    const ifindex = ifindexOf(client.hostIfname);
+    const fromPod = dp.progFd('from_pod');
+    const syn = tcpFrame(client.ip, serverIp, 40001, 0x02);
+    const ack = tcpFrame(client.ip, serverIp, 40001, 0x10);
+    const first = testRun(fromPod, syn, { ifindex });
+    if (first.retval !== 0) throw new Error(`programCost: the SYN was dropped (retval ${first.retval})`);
+    return {
+      newConnectionNs: testRun(fromPod, syn, { ifindex, repeat: 200_000 }).durationNs,
+      establishedPacketNs: testRun(fromPod, ack, { ifindex, repeat: 200_000 }).durationNs,
+    };
+  } finally {
+    dp.close();
+  }
+}
+
 type TimedDriver = Driver & { readonly last?: { ms: number; renderMs: number } };
 
 async function updateTimes(driver: TimedDriver, b: BenchState, n: number) {
@@ -414,25 +461,28 @@ async function main(): Promise<Record<string, unknown>> {
       : undefined;
     if (ebpf) cleanup.push('eBPF datapath', () => ebpf.teardown());
     else log('no compiled eBPF object (npm run build): mode E skipped');
-    type Mode = 'A' | 'S' | 'K' | 'B' | 'C' | 'E';
+    type Mode = 'A' | 'S' | 'K' | 'B' | 'C' | 'E' | 'Z';
     const all: Mode[] = flag('no-small') ? ['A', 'S', 'K', 'B'] : ['A', 'S', 'K', 'B', 'C'];
     if (ebpf) all.push('E');
-    const modes = list('modes', all).filter((m): m is Mode => (all as string[]).includes(m));
+    // Z (opt-in, --modes): the eBPF programs attached to the same two pods with no policy — the fixed cost of the
+    // hooks and the connection table, apart from the policy lookups E adds.
+    const optIn: Mode[] = ebpf ? ['Z'] : [];
+    const modes = list('modes', all).filter((m): m is Mode => ([...all, ...optIn] as string[]).includes(m));
     if (!modes.includes('A')) throw new Error('--modes must include A (the baseline)');
-    const tput: Record<Mode, number[]> = { A: [], S: [], K: [], B: [], C: [], E: [] };
-    const conns: Record<Mode, number[]> = { A: [], S: [], K: [], B: [], C: [], E: [] };
+    const tput: Record<Mode, number[]> = { A: [], S: [], K: [], B: [], C: [], E: [], Z: [] };
+    const conns: Record<Mode, number[]> = { A: [], S: [], K: [], B: [], C: [], E: [], Z: [] };
     const loadMs: number[] = [];
     const ebpfLoadMs: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       for (const mode of modes) {
         await ebpf?.teardown();
-        if (mode === 'E') {
+        if (mode === 'E' || mode === 'Z') {
           await driver.teardown();
-          const st = await ebpf!.apply(b.state);
+          const st = await ebpf!.apply(mode === 'E' ? b.state : noPolicy);
           if (!st.full) throw new Error('expected a full load');
-          ebpfLoadMs.push(ebpf!.last!.ms);
-          if (await reachable8080(net))
-            throw new Error('E: client reaches server:8080: the programs are not enforcing');
+          if (mode === 'E') ebpfLoadMs.push(ebpf!.last!.ms);
+          if ((await reachable8080(net)) !== (mode === 'Z'))
+            throw new Error(`${mode}: client ${mode === 'Z' ? 'cannot reach' : 'reaches'} server:8080`);
         } else if (mode === 'A' || mode === 'S') {
           await driver.teardown();
           if (mode === 'S') await ctOnly('load');
@@ -495,6 +545,12 @@ async function main(): Promise<Record<string, unknown>> {
         what: 'E: state B through the eBPF datapath (tc programs, own connection table, no netfilter) vs no rules (A)',
         throughput: { ...compareAB(tput.A, tput.E), target: 'P1: >= 0.95' },
         connections: { ...compareAB(conns.A, conns.E, 0), target: 'P1: >= 0.90' },
+        ...(ran('Z')
+          ? {
+              noPolicyVsBare: { throughput: compareAB(tput.A, tput.Z), connections: compareAB(conns.A, conns.Z, 0) },
+              policyVsNoPolicy: { throughput: compareAB(tput.Z, tput.E), connections: compareAB(conns.Z, conns.E, 0) },
+            }
+          : {}),
         ...(ran('B')
           ? { vsNftables: { throughput: compareAB(tput.B, tput.E), connections: compareAB(conns.B, conns.E, 0) } }
           : {}),
@@ -505,6 +561,7 @@ async function main(): Promise<Record<string, unknown>> {
         ...(await updateTimes(ebpf, b, quick ? 10 : 40)),
         target: 'P3: <= 10 ms',
       };
+      (out.ebpf as Record<string, unknown>).programCost = programCost(ebpf.pinDir, client, server.ip);
       log(`ebpf: ${JSON.stringify(out.ebpf)}`);
       await ebpf.teardown();
     }

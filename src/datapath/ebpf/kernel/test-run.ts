@@ -1,6 +1,7 @@
 /**
  * BPF_PROG_TEST_RUN for tc programs (tests only): runs a program once on a crafted Ethernet frame, in the calling
- * process's network namespace, and returns its verdict, the frame as the program left it and the skb mark.
+ * process's network namespace, and returns its verdict, the frame as the program left it, the skb mark and the
+ * kernel's average time per run (`repeat` > 1 for micro-benchmarks).
  */
 import { check } from './errors.js';
 import { libbpf, NativeBuffer } from './native.js';
@@ -17,6 +18,7 @@ const OFF_CTX_SIZE_IN = 48;
 const OFF_CTX_SIZE_OUT = 52;
 const OFF_RETVAL = 56;
 const OFF_REPEAT = 60;
+const OFF_DURATION = 64;
 
 /** struct __sk_buff: the fields a test run may preset. */
 const SKB_SIZE = 192;
@@ -29,8 +31,8 @@ const HEADROOM = 256;
 export function testRun(
   progFd: number,
   packet: Buffer,
-  opts?: { ifindex?: number; mark?: number },
-): { retval: number; data: Buffer; mark: number } {
+  opts?: { ifindex?: number; mark?: number; repeat?: number },
+): { retval: number; data: Buffer; mark: number; durationNs: number } {
   const dataIn = NativeBuffer.from(packet);
   const dataOut = new NativeBuffer(packet.length + HEADROOM);
   const ctxIn = new NativeBuffer(SKB_SIZE);
@@ -50,7 +52,7 @@ export function testRun(
     o.writeBigUInt64LE(ctxOut.ptr, OFF_CTX_OUT);
     o.writeUInt32LE(SKB_SIZE, OFF_CTX_SIZE_IN);
     o.writeUInt32LE(SKB_SIZE, OFF_CTX_SIZE_OUT);
-    o.writeInt32LE(1, OFF_REPEAT);
+    o.writeInt32LE(opts?.repeat ?? 1, OFF_REPEAT);
 
     check(`bpf_prog_test_run_opts(prog fd ${progFd})`, libbpf().bpf_prog_test_run_opts(progFd, o));
     const outLen = Math.min(o.readUInt32LE(OFF_DATA_SIZE_OUT), dataOut.size);
@@ -58,6 +60,8 @@ export function testRun(
       retval: o.readUInt32LE(OFF_RETVAL),
       data: Buffer.from(dataOut.bytes.subarray(0, outLen)),
       mark: ctxOut.bytes.readUInt32LE(SKB_MARK),
+      // The kernel's average per run (ns), for micro-benchmarks of a program path with `repeat`.
+      durationNs: o.readUInt32LE(OFF_DURATION),
     };
   } finally {
     for (const b of [dataIn, dataOut, ctxIn, ctxOut]) b.free();
