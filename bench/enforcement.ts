@@ -278,7 +278,14 @@ async function main(): Promise<void> {
 
     // --- 2. one pod added / removed: datapath transaction ---
     progress('measuring one-pod changes');
-    const podTx: { kind: string; applyMs: number; kernelMs: number; compileMs: number; changes: number }[] = [];
+    const podTx: {
+      kind: string;
+      applyMs: number;
+      kernelMs: number;
+      attachMs: number;
+      compileMs: number;
+      changes: number;
+    }[] = [];
     for (let i = 0; i < 10; i++) {
       const name = `one-${i}`;
       const n = enf.desired!.endpoints.length;
@@ -294,6 +301,7 @@ async function main(): Promise<void> {
           kind: 'add',
           applyMs: add.applyMs,
           kernelMs: add.kernelMs ?? Number.NaN,
+          attachMs: add.attachMs ?? 0,
           compileMs: add.compileMs,
           changes: add.stats.changes,
         });
@@ -306,6 +314,7 @@ async function main(): Promise<void> {
           kind: 'remove',
           applyMs: del.applyMs,
           kernelMs: del.kernelMs ?? Number.NaN,
+          attachMs: del.attachMs ?? 0,
           compileMs: del.compileMs,
           changes: del.stats.changes,
         });
@@ -323,6 +332,8 @@ async function main(): Promise<void> {
           ),
         ),
       },
+      // eBPF: attaching/detaching the pod's programs (tcx links), inside datapathApplyMs, apart from the map update.
+      programAttachMs: { median: round(median(podTx.map((x) => x.attachMs))) },
       compileMs: { median: round(median(podTx.map((x) => x.compileMs))) },
       elementsTouched: { median: median(podTx.map((x) => x.changes)), max: Math.max(...podTx.map((x) => x.changes)) },
       runner: (enf as unknown as { nft?: { runner: { kind: string } } }).nft?.runner.kind,

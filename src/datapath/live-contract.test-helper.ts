@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { type HttpEvent, type ProxyServer, startProxy } from '../proxy/server.js';
+import { desired, endpoint, enforced, seg } from './builders.test-helper.js';
 import {
   type ContractEnv,
   type ContractHarness,
@@ -16,7 +17,7 @@ import {
 } from './contract.test-helper.js';
 import { formatIpv4, parseCidr } from './ipv4.js';
 import { createTestNet, type TestNet } from './testing-netns.js';
-import type { Driver } from './types.js';
+import type { DesiredState, Driver } from './types.js';
 
 /** Unique names for one run: a route table and rule pref for TPROXY, and a suffix for everything else. */
 export interface LiveNames {
@@ -44,6 +45,17 @@ export function sh(cmd: string, args: string[]): string {
   } catch {
     return '';
   }
+}
+
+/** Pods a (identity 1001) and b (1002); b's ingress admits a on one TCP port only (the live drivers' own tests). */
+export function aMayReachB(n: TestNet, port: number, hostIps: string[] = []): DesiredState {
+  return desired({
+    endpoints: [
+      endpoint('default/a', n.pods.a!.ip, 1001),
+      endpoint('default/b', n.pods.b!.ip, 1002, { ingress: enforced({ byIdentity: { 1001: [seg('TCP', port)] } }) }),
+    ],
+    hostIps,
+  });
 }
 
 export function liveContractHarness(spec: LiveDriverSpec): ContractHarness {

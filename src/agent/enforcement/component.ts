@@ -105,8 +105,10 @@ export interface AppliedEvent {
   appliedAt: number;
   compileMs: number;
   applyMs: number;
-  /** The kernel transaction inside applyMs (nftables driver), without render/diff. */
+  /** The kernel update inside applyMs (nftables transaction, eBPF map writes), without render/diff. */
   kernelMs?: number;
+  /** eBPF datapath: attaching/detaching programs for endpoints that appeared or went (inside applyMs too). */
+  attachMs?: number;
   stats?: ApplyStats;
   endpoints: number;
 }
@@ -443,7 +445,7 @@ export class EnforcementComponent {
       compileMs: t1 - t0,
       applyMs: t2 - t1,
       ...(stats ? { stats } : {}),
-      ...(stats && kernelMsOf(this.driver) !== undefined ? { kernelMs: kernelMsOf(this.driver) } : {}),
+      ...(stats ? kernelTimesOf(this.driver) : {}),
       endpoints: state.endpoints.length,
     };
     this.lastEvent = ev;
@@ -518,8 +520,11 @@ export function createEnforcementComponent(opts: EnforcementOptions = {}): Enfor
   return new EnforcementComponent(opts);
 }
 
-/** The last kernel transaction time, for drivers that report one (the nftables driver's `last`). */
-function kernelMsOf(driver: Driver | undefined): number | undefined {
-  const last = (driver as { last?: { ms?: unknown } } | undefined)?.last;
-  return typeof last?.ms === 'number' ? last.ms : undefined;
+/** The last kernel update times, for drivers that report them (`last` of the nftables and eBPF drivers). */
+function kernelTimesOf(driver: Driver | undefined): { kernelMs?: number; attachMs?: number } {
+  const last = (driver as { last?: { ms?: unknown; attachMs?: unknown } } | undefined)?.last;
+  return {
+    ...(typeof last?.ms === 'number' ? { kernelMs: last.ms } : {}),
+    ...(typeof last?.attachMs === 'number' ? { attachMs: last.attachMs } : {}),
+  };
 }

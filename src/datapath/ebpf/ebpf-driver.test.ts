@@ -8,9 +8,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verdictFromBpfEvent } from '../../observer/bpf-verdict.js';
 import type { KernelVerdict } from '../../observer/build.js';
-import { desired, endpoint, enforced, seg } from '../builders.test-helper.js';
+import { endpoint, enforced } from '../builders.test-helper.js';
 import { runDriverContract } from '../contract.test-helper.js';
-import { liveContractHarness } from '../live-contract.test-helper.js';
+import { aMayReachB, liveContractHarness } from '../live-contract.test-helper.js';
 import { createTestNet, type TestNet } from '../testing-netns.js';
 import type { EndpointState } from '../types.js';
 import { createEbpfDriver } from './ebpf-driver.js';
@@ -57,17 +57,6 @@ describe.skipIf(!live)('eBPF driver (live)', () => {
 function interfacesOf(net: TestNet): (ep: EndpointState) => string | undefined {
   const byIp = new Map(Object.values(net.pods).map((p) => [p.ip, p.hostIfname]));
   return (ep) => byIp.get(ep.ip);
-}
-
-/** Pods a (identity 1001) and b (1002); b's ingress admits a on one TCP port only. */
-function aMayReachB(n: TestNet, port: number, hostIps: string[] = []) {
-  return desired({
-    endpoints: [
-      endpoint('default/a', n.pods.a!.ip, 1001),
-      endpoint('default/b', n.pods.b!.ip, 1002, { ingress: enforced({ byIdentity: { 1001: [seg('TCP', port)] } }) }),
-    ],
-    hostIps,
-  });
 }
 
 describe.skipIf(!live)('eBPF driver (live): agent death, restart, anti-spoofing, events', () => {

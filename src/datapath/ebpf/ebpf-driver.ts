@@ -48,14 +48,18 @@ export interface EbpfDriverOptions {
 
 export interface EbpfDriver extends Driver {
   readonly pinDir: string;
-  /** The last apply: `ms` the kernel part (map writes, attachments), `renderMs` lowering and diff before it. */
-  readonly last?: { ops: number; ms: number; renderMs: number };
+  /**
+   * The last apply: `ms` the map writes (entries and the generation), `renderMs` lowering and diff before them,
+   * `attachMs` attaching/detaching programs for endpoints that appeared/went (each tcx link change waits for an
+   * RCU grace period in the kernel: ~8–16 ms here, so it is reported apart from the policy update).
+   */
+  readonly last?: { ops: number; ms: number; renderMs: number; attachMs: number };
   /** Stop reading events and close file descriptors; everything installed stays (the agent stops, not the node). */
   close(): void;
 }
 
 const SOCKET_PROGS: readonly ProgName[] = ['sock_connect4', 'sock_sendmsg4', 'sock_recvmsg4', 'sock_getpeername4'];
-const MAP_NAMES = ['ipcache', 'endpoints', 'policy', 'services', 'backends'] as const;
+const DIFFED_MAPS = ['ipcache', 'endpoints', 'policy', 'services', 'backends'] as const;
 /** Generations are 1..2^32-1 in the kernel; a driver starts at a random one so an earlier agent's entries are re-judged. */
 const GENERATION_LIMIT = 0xffffffff;
 
@@ -71,7 +75,7 @@ export function createEbpfDriver(opts: EbpfDriverOptions): EbpfDriver {
   let attached = new Set<number>();
   let generation = 1 + randomInt(GENERATION_LIMIT - 1);
   let proxyPort = -1;
-  let last: { ops: number; ms: number; renderMs: number } | undefined;
+  let last: { ops: number; ms: number; renderMs: number; attachMs: number } | undefined;
   let events: { reader: EventReader; timer: NodeJS.Timeout } | undefined;
 
   function startEvents(loaded: LoadedDatapath): void {
@@ -116,8 +120,8 @@ export function createEbpfDriver(opts: EbpfDriverOptions): EbpfDriver {
   }
 
   function readInstalled(loaded: LoadedDatapath): Lowered {
-    const out = {} as Record<(typeof MAP_NAMES)[number], EntryMap>;
-    for (const name of MAP_NAMES) {
+    const out = {} as Record<(typeof DIFFED_MAPS)[number], EntryMap>;
+    for (const name of DIFFED_MAPS) {
       const m = loaded.maps[name];
       const entries: EntryMap = new Map();
       for (const key of m.keys()) {
@@ -176,17 +180,20 @@ export function createEbpfDriver(opts: EbpfDriverOptions): EbpfDriver {
       const t1 = performance.now();
       write(loaded, ops);
       installed = next;
+      if (ops.length > 0 || first || proxyPort !== state.proxyPort) {
+        generation = generation >= GENERATION_LIMIT ? 1 : generation + 1;
+        proxyPort = state.proxyPort;
+        writeConfig(loaded, proxyPort);
+      }
+      const t2 = performance.now();
+      // Maps first: a new endpoint's own program must find its entry (anti-spoofing), and other pods judge its
+      // ingress from their own programs as soon as the entry exists.
       const want = new Set([...ifindexes.values()].filter((i) => i > 0));
       // On the first apply, re-attach everything: a previous agent's links are replaced by this driver's programs.
       if (first) attached = new Set();
       const attachChanges = syncAttachments(loaded, want);
       const changes = ops.length + (first ? 0 : attachChanges);
-      if (changes > 0 || first || proxyPort !== state.proxyPort) {
-        generation = generation >= GENERATION_LIMIT ? 1 : generation + 1;
-        proxyPort = state.proxyPort;
-        writeConfig(loaded, proxyPort);
-      }
-      last = { ops: ops.length, ms: performance.now() - t1, renderMs: t1 - t0 };
+      last = { ops: ops.length, ms: t2 - t1, renderMs: t1 - t0, attachMs: performance.now() - t2 };
       if (routing) await routing.install();
       return { changes, full: first };
     },

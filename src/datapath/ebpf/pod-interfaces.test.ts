@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { podRoutes } from './pod-interfaces.js';
+import { parseProcNetRoute, podRoutes } from './pod-interfaces.js';
 
 describe('podRoutes: pod IP → host veth, only through podwall-named devices', () => {
   it.each([
@@ -21,5 +21,23 @@ describe('podRoutes: pod IP → host veth, only through podwall-named devices', 
     ['rows without a device', [{ dst: '10.213.4.4' }], []],
   ])('%s', (_name, rows, want) => {
     expect([...podRoutes(rows)]).toEqual(want);
+  });
+});
+
+describe('parseProcNetRoute: /proc/net/route rows (hex, host byte order)', () => {
+  it('a pod /32, a subnet and the default route', () => {
+    const text = [
+      'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT',
+      'eth0\t00000000\t0100A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0',
+      'pw-0a1b2c3d4e5f\t0500F40A\t00000000\t0005\t0\t0\t0\tFFFFFFFF\t0\t0\t0',
+      'pw-br\t0000F40A\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0',
+      '',
+    ].join('\n');
+    expect(parseProcNetRoute(text)).toEqual([
+      { dst: '0.0.0.0/0', dev: 'eth0' },
+      { dst: '10.244.0.5', dev: 'pw-0a1b2c3d4e5f' },
+      { dst: '10.244.0.0/16', dev: 'pw-br' },
+    ]);
+    expect([...podRoutes(parseProcNetRoute(text))]).toEqual([['10.244.0.5', 'pw-0a1b2c3d4e5f']]);
   });
 });

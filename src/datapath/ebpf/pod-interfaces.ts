@@ -4,14 +4,33 @@
  * accepted only when that device carries podwall's `pw-` prefix (podwall renames every host veth it creates), so a
  * route through some other interface (a default route, the host's uplink) never gets programs attached to it.
  */
-import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { EndpointState } from '../types.js';
 import { ifindexOf } from './kernel/attach.js';
 
-/** `ip -j -4 route show` rows this module reads. */
+/** A route as this module reads it: destination (`a.b.c.d` or `a.b.c.d/len`) and device. */
 interface RouteRow {
   dst?: string;
   dev?: string;
+}
+
+/**
+ * The main table's routes from /proc/net/route (a file read: no `ip` process per apply). Destination and mask are
+ * hex in host byte order (little-endian here).
+ */
+export function parseProcNetRoute(text: string): RouteRow[] {
+  const rows: RouteRow[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8) continue;
+    const ip = Number.parseInt(f[1]!, 16);
+    const mask = Number.parseInt(f[7]!, 16);
+    if (Number.isNaN(ip) || Number.isNaN(mask)) continue;
+    const quad = [ip & 255, (ip >>> 8) & 255, (ip >>> 16) & 255, ip >>> 24].join('.');
+    const len = mask.toString(2).replace(/0/g, '').length;
+    rows.push({ dst: len === 32 ? quad : `${quad}/${len}`, dev: f[0] });
+  }
+  return rows;
 }
 
 export const POD_INTERFACE_PREFIX = 'pw-';
@@ -57,9 +76,7 @@ export class PodInterfaces {
 
 function readRoutes(): RouteRow[] {
   try {
-    return JSON.parse(
-      execFileSync('ip', ['-j', '-4', 'route', 'show'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString(),
-    );
+    return parseProcNetRoute(readFileSync('/proc/net/route', 'utf8'));
   } catch {
     return [];
   }

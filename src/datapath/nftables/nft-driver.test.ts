@@ -9,8 +9,8 @@ import { type NflogPacket, openNflog } from '../../observer/nflog.js';
 import { parseIpv4Packet } from '../../observer/packet.js';
 import { desired, endpoint, enforced, seg } from '../builders.test-helper.js';
 import { runDriverContract } from '../contract.test-helper.js';
-import { liveContractHarness, sh } from '../live-contract.test-helper.js';
-import { createTestNet, type TestNet } from '../testing-netns.js';
+import { aMayReachB, liveContractHarness, sh } from '../live-contract.test-helper.js';
+import { createTestNet } from '../testing-netns.js';
 import { createNftDriver } from './nft-driver.js';
 import { createNftRunner } from './runner.js';
 
@@ -80,17 +80,6 @@ describe.skipIf(!live)('nftables driver: measurements and details', () => {
     expect(sh('nft', ['list', 'tables'])).not.toContain(table);
   });
 });
-
-/** Pods a (identity 1001) and b (1002); b's ingress admits a on one TCP port only. */
-function aMayReachB(n: TestNet, port: number, hostIps: string[] = []) {
-  return desired({
-    endpoints: [
-      endpoint('default/a', n.pods.a!.ip, 1001),
-      endpoint('default/b', n.pods.b!.ip, 1002, { ingress: enforced({ byIdentity: { 1001: [seg('TCP', port)] } }) }),
-    ],
-    hostIps,
-  });
-}
 
 describe.skipIf(!live)('nftables driver (live): verdict cache, restart, anti-spoofing', () => {
   it('an accepted connection carries the policy generation; drift stays unseen until the next apply re-judges it', async () => {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { MAP_NAMES, type MapName } from '../layout.js';
 import { BpfError } from './errors.js';
 import {
   CONFIG_KEY,
@@ -16,7 +17,7 @@ import {
   type TestPin,
   testPin,
 } from './fixtures.test-helper.js';
-import { bpfObjectPath, type LoadedDatapath, loadDatapath, MAP_NAMES, type MapName, PROG_NAMES } from './loader.js';
+import { bpfObjectPath, type LoadedDatapath, loadDatapath, PROG_NAMES } from './loader.js';
 
 if (!IS_ROOT) console.warn(`loader.test.ts skipped: ${ROOT_REASON}`);
 

@@ -6,20 +6,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MAP_NAMES, type MapName } from '../layout.js';
 import { BpfError, check } from './errors.js';
 import { BpfMap } from './maps.js';
 import { lastErrno, libbpf, NativeBuffer, type Ptr } from './native.js';
 
-export type MapName =
-  | 'ipcache'
-  | 'endpoints'
-  | 'policy'
-  | 'config'
-  | 'ct'
-  | 'services'
-  | 'backends'
-  | 'revnat'
-  | 'events';
 export type ProgName =
   | 'from_pod'
   | 'to_pod'
@@ -28,17 +19,6 @@ export type ProgName =
   | 'sock_recvmsg4'
   | 'sock_getpeername4';
 
-export const MAP_NAMES: readonly MapName[] = [
-  'ipcache',
-  'endpoints',
-  'policy',
-  'config',
-  'ct',
-  'services',
-  'backends',
-  'revnat',
-  'events',
-];
 export const PROG_NAMES: readonly ProgName[] = [
   'from_pod',
   'to_pod',
