@@ -266,8 +266,8 @@ async function main(): Promise<void> {
             p99: round(pct(internal, 99)),
             n: internal.length,
             compileMsMedian: round(median(parts.map((x) => x.compile))),
-            nftApplyMsMedian: round(median(parts.map((x) => x.apply))),
-            nftApplyMsMax: round(Math.max(...parts.map((x) => x.apply))),
+            applyMsMedian: round(median(parts.map((x) => x.apply))),
+            applyMsMax: round(Math.max(...parts.map((x) => x.apply))),
             kernelTransactionMsMedian: round(median(parts.map((x) => x.kernel))),
             elementsTouchedMedian: median(parts.map((x) => x.changes)),
           }
