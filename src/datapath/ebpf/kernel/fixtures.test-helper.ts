@@ -10,6 +10,26 @@ import { closeSync, mkdtempSync, openSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import koffi from 'koffi';
+import { formatIpv4, parseIpv4 } from '../../ipv4.js';
+import {
+  decodeCtVal,
+  decodeEvent as decodeLayoutEvent,
+  encodeBackendKey,
+  encodeBackendVal,
+  encodeConfig,
+  encodeConfigKey,
+  encodeCtKey,
+  encodeCtVal,
+  encodeEndpointKey,
+  encodeEndpointVal,
+  encodeIpcacheKey,
+  encodeIpcacheVal,
+  encodePolicyKey,
+  encodePolicyVal,
+  encodeSvcKey,
+  encodeSvcVal,
+  type PwEvent as LayoutEvent,
+} from '../layout.js';
 import { mountBpffs, unmountBpffs } from './bpffs.js';
 import { type LoadedDatapath, loadDatapath } from './loader.js';
 
@@ -49,23 +69,13 @@ export function ipString(b: Buffer, off = 0): string {
   return [...b.subarray(off, off + 4)].join('.');
 }
 
-const u32le = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n >>> 0);
-  return b;
-};
-const u32be = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n >>> 0);
-  return b;
-};
+// Map keys and values through the production encoders (layout.ts), in the shapes these tests write them.
+export const ipcacheKey = (ip: string, prefixlen = 32) => encodeIpcacheKey({ prefixlen, ip: parseIpv4(ip) });
+export const ipcacheVal = (identity: number) => encodeIpcacheVal({ identity });
 
-export const ipcacheKey = (ip: string, prefixlen = 32) => Buffer.concat([u32le(prefixlen), ip4(ip)]);
-export const ipcacheVal = (identity: number) => u32le(identity);
-
-export const endpointKey = (ip: string) => ip4(ip);
+export const endpointKey = (ip: string) => encodeEndpointKey({ ip: parseIpv4(ip) });
 export function endpointVal(identity: number, ifindex: number, flags: number): Buffer {
-  return Buffer.concat([u32le(identity), u32le(ifindex), u32le(flags), u32le(0)]);
+  return encodeEndpointVal({ identity, ifindex, flags });
 }
 
 export interface PolicyKeyOpts {
@@ -83,22 +93,21 @@ export interface PolicyKeyOpts {
 
 export function policyKey(o: PolicyKeyOpts): Buffer {
   const bits = o.bits ?? 0;
-  const b = Buffer.alloc(20);
-  b.writeUInt32LE(96 + 16 - bits, 0);
-  ip4(o.ep).copy(b, 4);
-  b[8] = o.dir;
-  b[9] = o.level;
-  b[10] = o.proto;
   const peer = o.peer ?? 0;
-  (typeof peer === 'string' ? ip4(peer) : u32be(peer)).copy(b, 12);
-  if (bits < 16) b.writeUInt16BE((o.port ?? 0) & ~((1 << bits) - 1), 16);
-  return b;
+  return encodePolicyKey({
+    prefixlen: 96 + 16 - bits,
+    epIp: parseIpv4(o.ep),
+    dir: o.dir,
+    level: o.level,
+    proto: o.proto,
+    peer: typeof peer === 'string' ? parseIpv4(peer) : peer,
+    port: bits < 16 ? (o.port ?? 0) & ~((1 << bits) - 1) : 0,
+  });
 }
-export const policyVal = (verdict: number) => u32le(verdict);
+export const policyVal = (verdict: number) => encodePolicyVal({ verdict });
 
-export const CONFIG_KEY = u32le(0);
-export const configVal = (generation: number, proxyPort = 0) =>
-  Buffer.concat([u32le(generation), u32le(proxyPort), u32le(0), u32le(0)]);
+export const CONFIG_KEY = encodeConfigKey();
+export const configVal = (generation: number, proxyPort = 0) => encodeConfig({ generation, proxyPort, flags: 0 });
 
 export interface Tuple {
   saddr: string;
@@ -109,75 +118,32 @@ export interface Tuple {
 }
 
 export function ctKey(t: Tuple): Buffer {
-  const b = Buffer.alloc(16);
-  ip4(t.saddr).copy(b, 0);
-  ip4(t.daddr).copy(b, 4);
-  b.writeUInt16BE(t.sport, 8);
-  b.writeUInt16BE(t.dport, 10);
-  b[12] = t.proto;
-  return b;
+  return encodeCtKey({ ...t, saddr: parseIpv4(t.saddr), daddr: parseIpv4(t.daddr) });
 }
 
 export function ctVal(generation: number, flags: number): Buffer {
-  const b = Buffer.alloc(16);
-  b.writeUInt32LE(generation, 0);
-  b.writeUInt32LE(flags, 4);
-  b.writeBigUInt64LE(1n, 8);
-  return b;
+  return encodeCtVal({ generation, flags, createdNs: 1n });
 }
 
 export function decodeCt(v: Buffer): { generation: number; flags: number; createdNs: bigint } {
-  return { generation: v.readUInt32LE(0), flags: v.readUInt32LE(4), createdNs: v.readBigUInt64LE(8) };
+  return decodeCtVal(v);
 }
 
 export function svcKey(vip: string, vport: number, proto: number): Buffer {
-  const b = Buffer.alloc(8);
-  ip4(vip).copy(b, 0);
-  b.writeUInt16BE(vport, 4);
-  b[6] = proto;
-  return b;
+  return encodeSvcKey({ vip: parseIpv4(vip), vport, proto });
 }
-export const svcVal = (svcId: number, count: number) => Buffer.concat([u32le(svcId), u32le(count)]);
-export const backendKey = (svcId: number, slot: number) => Buffer.concat([u32le(svcId), u32le(slot)]);
+export const svcVal = (svcId: number, count: number) => encodeSvcVal({ svcId, count });
+export const backendKey = (svcId: number, slot: number) => encodeBackendKey({ svcId, slot });
 export function backendVal(ip: string, port: number): Buffer {
-  const b = Buffer.alloc(8);
-  ip4(ip).copy(b, 0);
-  b.writeUInt16BE(port, 4);
-  return b;
+  return encodeBackendVal({ ip: parseIpv4(ip), port });
 }
 
-export interface PwEvent {
-  saddr: string;
-  daddr: string;
-  sport: number;
-  /** TCP/UDP: the port; ICMP: type << 8 | code. */
-  dport: number;
-  proto: number;
-  dir: number;
-  verdict: number;
-  level: number;
-  peerIdentity: number;
-  flags: number;
-  ifindex: number;
-}
+/** A verdict record with its addresses as strings (what the assertions compare). */
+export type PwEvent = Omit<LayoutEvent, 'saddr' | 'daddr' | 'tsNs'> & { saddr: string; daddr: string };
 
 export function decodeEvent(r: Buffer): PwEvent & { tsNs: bigint } {
-  if (r.length !== 40) throw new Error(`pw_event is 40 bytes, got ${r.length}`);
-  const proto = r[20]!;
-  return {
-    tsNs: r.readBigUInt64LE(0),
-    saddr: ipString(r, 8),
-    daddr: ipString(r, 12),
-    sport: r.readUInt16BE(16),
-    dport: proto === ICMP ? r.readUInt16LE(18) : r.readUInt16BE(18),
-    proto,
-    dir: r[21]!,
-    verdict: r[22]!,
-    level: r[23]!,
-    peerIdentity: r.readUInt32LE(24),
-    flags: r.readUInt32LE(28),
-    ifindex: r.readUInt32LE(32),
-  };
+  const e = decodeLayoutEvent(r);
+  return { ...e, saddr: formatIpv4(e.saddr), daddr: formatIpv4(e.daddr) };
 }
 
 // --- frames ------------------------------------------------------------------------------------------------------
