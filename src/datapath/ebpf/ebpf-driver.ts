@@ -5,9 +5,10 @@
  *
  * Every apply writes only the entries that changed, then moves the policy generation in `config`: each established
  * connection is judged again on its next packet, so a revoke cuts it (README.md). Maps, the connection table and
- * the attachments are pinned in a bpffs of the driver's own (`<stateDir>/bpf`): if the agent dies they stay and keep
- * enforcing (fail closed), and a new driver on the same directory reopens them, reads what is installed and
- * converges to its desired state without dropping established connections that stay allowed.
+ * the socket-LB links are pinned in a bpffs of the driver's own (`<stateDir>/bpf`); the pods' programs are tc
+ * filters on their veths (kernel/tc-filter.ts). If the agent dies all of it stays and keeps enforcing (fail closed),
+ * and a new driver on the same directory reopens the maps, reads what is installed, replaces the programs in place
+ * and converges to its desired state without dropping established connections that stay allowed.
  */
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
@@ -15,12 +16,13 @@ import { DEFAULT_TPROXY_ROUTING, TproxyRouting, type TproxyRoutingSpec } from '.
 import type { ApplyStats, DesiredState, Driver, EndpointState } from '../types.js';
 import { diffLowered, type MapOp } from './diff.js';
 import { dumpLowered } from './dump.js';
-import { attachCgroup, attachTc, cgroupV2Root, detachCgroup, detachTc } from './kernel/attach.js';
-import { mountBpffs, unmountBpffs } from './kernel/bpffs.js';
+import { attachCgroup, cgroupV2Root, detachCgroup } from './kernel/attach.js';
+import { isBpffsMount, mountBpffs, unmountBpffs } from './kernel/bpffs.js';
 import { BpfError } from './kernel/errors.js';
 import { type EventReader, openEvents } from './kernel/events.js';
 import { type LoadedDatapath, loadDatapath, type ProgName } from './kernel/loader.js';
-import { encodeConfig, encodeConfigKey } from './layout.js';
+import { attachTcFilter, removeTcFilters } from './kernel/tc-filter.js';
+import { decodeEndpointVal, encodeConfig, encodeConfigKey } from './layout.js';
 import { type EntryMap, type Lowered, Lowerer } from './lower.js';
 import { PodInterfaces } from './pod-interfaces.js';
 
@@ -62,6 +64,11 @@ const SOCKET_PROGS: readonly ProgName[] = ['sock_connect4', 'sock_sendmsg4', 'so
 const DIFFED_MAPS = ['ipcache', 'endpoints', 'policy', 'services', 'backends'] as const;
 /** Generations are 1..2^32-1 in the kernel; a driver starts at a random one so an earlier agent's entries are re-judged. */
 const GENERATION_LIMIT = 0xffffffff;
+
+/** The interfaces the installed endpoints were attached to. */
+function endpointIfindexes(endpoints: EntryMap): number[] {
+  return [...endpoints.values()].map((e) => decodeEndpointVal(e.value).ifindex).filter((i) => i > 0);
+}
 
 export function createEbpfDriver(opts: EbpfDriverOptions): EbpfDriver {
   const routingSpec: TproxyRoutingSpec = { ...DEFAULT_TPROXY_ROUTING, ...opts.tproxy };
@@ -146,18 +153,17 @@ export function createEbpfDriver(opts: EbpfDriverOptions): EbpfDriver {
   }
 
   /** Attach both programs to every endpoint interface, detach from the ones gone. Returns how many changed. */
-  function syncAttachments(loaded: LoadedDatapath, want: Set<number>): number {
+  function syncAttachments(loaded: LoadedDatapath, want: Set<number>, replaceAll: boolean): number {
     let n = 0;
     for (const i of want) {
-      if (attached.has(i)) continue;
-      attachTc(pinDir, i, 'ingress', loaded.progFd('from_pod'));
-      attachTc(pinDir, i, 'egress', loaded.progFd('to_pod'));
+      if (attached.has(i) && !replaceAll) continue;
+      attachTcFilter(i, 'ingress', loaded.progFd('from_pod'));
+      attachTcFilter(i, 'egress', loaded.progFd('to_pod'));
       n++;
     }
     for (const i of attached) {
       if (want.has(i)) continue;
-      detachTc(pinDir, i, 'ingress');
-      detachTc(pinDir, i, 'egress');
+      removeTcFilters(i);
       n++;
     }
     attached = want;
@@ -179,6 +185,8 @@ export function createEbpfDriver(opts: EbpfDriverOptions): EbpfDriver {
       const ops = diffLowered(installed, next);
       const t1 = performance.now();
       write(loaded, ops);
+      // What an earlier agent attached (restart): the interfaces of the endpoints it had installed.
+      if (first) attached = new Set(endpointIfindexes(installed?.endpoints ?? new Map()));
       installed = next;
       if (ops.length > 0 || first || proxyPort !== state.proxyPort) {
         generation = generation >= GENERATION_LIMIT ? 1 : generation + 1;
@@ -189,9 +197,9 @@ export function createEbpfDriver(opts: EbpfDriverOptions): EbpfDriver {
       // Maps first: a new endpoint's own program must find its entry (anti-spoofing), and other pods judge its
       // ingress from their own programs as soon as the entry exists.
       const want = new Set([...ifindexes.values()].filter((i) => i > 0));
-      // On the first apply, re-attach everything: a previous agent's links are replaced by this driver's programs.
-      if (first) attached = new Set();
-      const attachChanges = syncAttachments(loaded, want);
+      // On the first apply, attach everything afresh: an earlier agent's filters are replaced in place by this
+      // driver's programs, and the ones of endpoints that went while no agent ran are removed.
+      const attachChanges = syncAttachments(loaded, want, first);
       const changes = ops.length + (first ? 0 : attachChanges);
       last = { ops: ops.length, ms: t2 - t1, renderMs: t1 - t0, attachMs: performance.now() - t2 };
       if (routing) await routing.install();
@@ -199,19 +207,20 @@ export function createEbpfDriver(opts: EbpfDriverOptions): EbpfDriver {
     },
     async teardown(): Promise<void> {
       stopEvents();
+      if (!dp && (await isBpffsMount(pinDir))) {
+        // A datapath an earlier agent left (restart, then teardown): its endpoints map names the interfaces.
+        dp = loadDatapath({ pinDir, ...(opts.objectPath ? { objectPath: opts.objectPath } : {}) });
+        attached = new Set(endpointIfindexes(readInstalled(dp).endpoints));
+      }
       if (dp) {
-        for (const i of attached) {
-          detachTc(pinDir, i, 'ingress');
-          detachTc(pinDir, i, 'egress');
-        }
+        for (const i of attached) removeTcFilters(i);
         for (const p of SOCKET_PROGS) detachCgroup(pinDir, p);
         dp.close();
       }
       dp = undefined;
       installed = undefined;
       attached = new Set();
-      // Every link is pinned in this bpffs: unmounting it releases them, so a datapath an earlier agent left
-      // (restart, then `down`) is detached here too, without opening it.
+      // The cgroup links are pinned in this bpffs: unmounting it releases them even if detaching failed.
       await unmountBpffs(pinDir);
       if (routing) await routing.remove();
     },

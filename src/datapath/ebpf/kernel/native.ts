@@ -29,6 +29,10 @@ export interface LibBpf {
   bpf_link_create(progFd: number, targetFd: number, attachType: number, opts: null): number;
   bpf_link_update(linkFd: number, progFd: number, opts: null): number;
   bpf_link_detach(linkFd: number): number;
+  bpf_tc_hook_create(hook: Buffer): number;
+  bpf_tc_hook_destroy(hook: Buffer): number;
+  bpf_tc_attach(hook: Buffer, opts: Buffer): number;
+  bpf_tc_detach(hook: Buffer, opts: Buffer): number;
   bpf_prog_test_run_opts(progFd: number, opts: Buffer): number;
   ring_buffer__new(mapFd: number, cb: bigint, ctx: null, opts: null): Ptr;
   ring_buffer__consume(rb: Ptr): number;
@@ -63,6 +67,10 @@ const BPF_PROTOS: Record<keyof LibBpf, string> = {
   bpf_link_create: 'int bpf_link_create(int prog_fd, int target_fd, int attach_type, const void *opts)',
   bpf_link_update: 'int bpf_link_update(int link_fd, int new_prog_fd, const void *opts)',
   bpf_link_detach: 'int bpf_link_detach(int link_fd)',
+  bpf_tc_hook_create: 'int bpf_tc_hook_create(void *hook)',
+  bpf_tc_hook_destroy: 'int bpf_tc_hook_destroy(void *hook)',
+  bpf_tc_attach: 'int bpf_tc_attach(const void *hook, void *opts)',
+  bpf_tc_detach: 'int bpf_tc_detach(const void *hook, const void *opts)',
   bpf_prog_test_run_opts: 'int bpf_prog_test_run_opts(int prog_fd, void *opts)',
   ring_buffer__new: 'void *ring_buffer__new(int map_fd, void *sample_cb, void *ctx, const void *opts)',
   ring_buffer__consume: 'int ring_buffer__consume(void *rb)',
