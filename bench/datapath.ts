@@ -460,25 +460,37 @@ async function main(): Promise<Record<string, unknown>> {
       ? createEbpfDriver({ stateDir: ebpfDir, manageRouting: false, interfaceOf: (ep) => veths.get(ep.ip) })
       : undefined;
     if (ebpf) cleanup.push('eBPF datapath', () => ebpf.teardown());
+    const ebpfTc = ebpf
+      ? createEbpfDriver({
+          stateDir: tempDir(`pw-bench-${suffix}-tcx-`, cleanup),
+          manageRouting: false,
+          interfaceOf: (ep) => veths.get(ep.ip),
+          attach: 'tc',
+        })
+      : undefined;
+    if (ebpfTc) cleanup.push('eBPF datapath (tc filters)', () => ebpfTc.teardown());
     else log('no compiled eBPF object (npm run build): mode E skipped');
-    type Mode = 'A' | 'S' | 'K' | 'B' | 'C' | 'E' | 'Z';
+    type Mode = 'A' | 'S' | 'K' | 'B' | 'C' | 'E' | 'Z' | 'X';
     const all: Mode[] = flag('no-small') ? ['A', 'S', 'K', 'B'] : ['A', 'S', 'K', 'B', 'C'];
     if (ebpf) all.push('E');
     // Z (opt-in, --modes): the eBPF programs attached to the same two pods with no policy — the fixed cost of the
     // hooks and the connection table, apart from the policy lookups E adds.
-    const optIn: Mode[] = ebpf ? ['Z'] : [];
+    // X (opt-in): E with the programs attached as tc filters (clsact + cls_bpf) instead of tcx links.
+    const optIn: Mode[] = ebpf ? ['Z', 'X'] : [];
     const modes = list('modes', all).filter((m): m is Mode => ([...all, ...optIn] as string[]).includes(m));
     if (!modes.includes('A')) throw new Error('--modes must include A (the baseline)');
-    const tput: Record<Mode, number[]> = { A: [], S: [], K: [], B: [], C: [], E: [], Z: [] };
-    const conns: Record<Mode, number[]> = { A: [], S: [], K: [], B: [], C: [], E: [], Z: [] };
+    const tput: Record<Mode, number[]> = { A: [], S: [], K: [], B: [], C: [], E: [], Z: [], X: [] };
+    const conns: Record<Mode, number[]> = { A: [], S: [], K: [], B: [], C: [], E: [], Z: [], X: [] };
     const loadMs: number[] = [];
     const ebpfLoadMs: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       for (const mode of modes) {
         await ebpf?.teardown();
-        if (mode === 'E' || mode === 'Z') {
+        await ebpfTc?.teardown();
+        if (mode === 'E' || mode === 'Z' || mode === 'X') {
           await driver.teardown();
-          const st = await ebpf!.apply(mode === 'E' ? b.state : noPolicy);
+          const d = mode === 'X' ? ebpfTc! : ebpf!;
+          const st = await d.apply(mode === 'Z' ? noPolicy : b.state);
           if (!st.full) throw new Error('expected a full load');
           if (mode === 'E') ebpfLoadMs.push(ebpf!.last!.ms);
           if ((await reachable8080(net)) !== (mode === 'Z'))
@@ -545,6 +557,15 @@ async function main(): Promise<Record<string, unknown>> {
         what: 'E: state B through the eBPF datapath (tc programs, own connection table, no netfilter) vs no rules (A)',
         throughput: { ...compareAB(tput.A, tput.E), target: 'P1: >= 0.95' },
         connections: { ...compareAB(conns.A, conns.E, 0), target: 'P1: >= 0.90' },
+        ...(ran('X')
+          ? {
+              tcFilters: {
+                throughput: compareAB(tput.A, tput.X),
+                connections: compareAB(conns.A, conns.X, 0),
+                tcxVsTcFilters: { throughput: compareAB(tput.X, tput.E), connections: compareAB(conns.X, conns.E, 0) },
+              },
+            }
+          : {}),
         ...(ran('Z')
           ? {
               noPolicyVsBare: { throughput: compareAB(tput.A, tput.Z), connections: compareAB(conns.A, conns.Z, 0) },

@@ -53,6 +53,22 @@ describe.skipIf(!live)('eBPF driver (live)', () => {
   );
 });
 
+describe.skipIf(!live)('eBPF driver (live), programs as tc filters', () => {
+  runDriverContract(
+    liveContractHarness({
+      name: 'ebpf (tc filters)',
+      create: (n, net) =>
+        createEbpfDriver({
+          stateDir: stateDir(),
+          tproxy: { table: n.routeTable, pref: n.pref },
+          interfaceOf: interfacesOf(net),
+          attach: 'tc',
+        }),
+      hostObjects: () => ourMounts('/var/tmp/pw-ebpf-test-'),
+    }),
+  );
+});
+
 /** The test pods' host-side veths by pod IP (the contract's endpoints carry no hostIfname). */
 function interfacesOf(net: TestNet): (ep: EndpointState) => string | undefined {
   const byIp = new Map(Object.values(net.pods).map((p) => [p.ip, p.hostIfname]));

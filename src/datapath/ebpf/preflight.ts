@@ -7,7 +7,10 @@ import { release } from 'node:os';
 import { cgroupV2Root } from './kernel/attach.js';
 import { bpfObjectPath } from './kernel/loader.js';
 
-/** tcx links (the attach point of the tc programs) arrived in Linux 6.6. */
+/**
+ * tcx links (how the pods' programs are attached by default) arrived in Linux 6.6; the programs themselves need
+ * 5.18 (bpf_set_retval in the socket hooks). Tested on 6.18.
+ */
 const MIN_KERNEL: [number, number] = [6, 6];
 
 /** Whether a kernel release string (`uname -r`) is older than the datapath needs. */

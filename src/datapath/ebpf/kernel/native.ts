@@ -29,6 +29,7 @@ export interface LibBpf {
   bpf_link_create(progFd: number, targetFd: number, attachType: number, opts: null): number;
   bpf_link_update(linkFd: number, progFd: number, opts: null): number;
   bpf_link_detach(linkFd: number): number;
+  libbpf_set_print(fn: Ptr | null): Ptr;
   bpf_tc_hook_create(hook: Buffer): number;
   bpf_tc_hook_destroy(hook: Buffer): number;
   bpf_tc_attach(hook: Buffer, opts: Buffer): number;
@@ -67,6 +68,7 @@ const BPF_PROTOS: Record<keyof LibBpf, string> = {
   bpf_link_create: 'int bpf_link_create(int prog_fd, int target_fd, int attach_type, const void *opts)',
   bpf_link_update: 'int bpf_link_update(int link_fd, int new_prog_fd, const void *opts)',
   bpf_link_detach: 'int bpf_link_detach(int link_fd)',
+  libbpf_set_print: 'void *libbpf_set_print(void *fn)',
   bpf_tc_hook_create: 'int bpf_tc_hook_create(void *hook)',
   bpf_tc_hook_destroy: 'int bpf_tc_hook_destroy(void *hook)',
   bpf_tc_attach: 'int bpf_tc_attach(const void *hook, void *opts)',

@@ -46,10 +46,24 @@ function opts(progFd: number, flags: number): Buffer {
 
 const point = (dir: 'ingress' | 'egress') => (dir === 'ingress' ? BPF_TC_INGRESS : BPF_TC_EGRESS);
 
+/**
+ * Runs a call whose failure is an expected answer (the qdisc exists, the filter is already gone) with libbpf's
+ * logging off: libbpf prints the kernel's netlink message for every error, which would fill the agent's log with
+ * "Exclusivity flag on, cannot modify" on each pod. Real errors are still thrown with their errno.
+ */
+function quietly(call: () => number): number {
+  const previous = libbpf().libbpf_set_print(null);
+  try {
+    return call();
+  } finally {
+    libbpf().libbpf_set_print(previous);
+  }
+}
+
 /** Attach (or replace in place) the program of one direction of an interface; creates its clsact qdisc if needed. */
 export function attachTcFilter(ifindex: number, dir: 'ingress' | 'egress', progFd: number): void {
   if (!Number.isInteger(ifindex) || ifindex <= 0) throw new Error(`attachTcFilter: invalid ifindex ${ifindex}`);
-  const rc = libbpf().bpf_tc_hook_create(hook(ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS));
+  const rc = quietly(() => libbpf().bpf_tc_hook_create(hook(ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS)));
   if (rc < 0 && rc !== -EEXIST) throw new BpfError(`bpf_tc_hook_create(clsact, ifindex ${ifindex})`, -rc);
   check(
     `bpf_tc_attach(${dir}, ifindex ${ifindex})`,
@@ -60,11 +74,11 @@ export function attachTcFilter(ifindex: number, dir: 'ingress' | 'egress', progF
 /** Remove both filters and the clsact qdisc of an interface. Idempotent; fine when the interface is gone. */
 export function removeTcFilters(ifindex: number): void {
   for (const dir of ['ingress', 'egress'] as const) {
-    const rc = libbpf().bpf_tc_detach(hook(ifindex, point(dir)), opts(0, 0));
+    const rc = quietly(() => libbpf().bpf_tc_detach(hook(ifindex, point(dir)), opts(0, 0)));
     if (rc < 0 && rc !== -ENOENT && rc !== -ENODEV && rc !== -EINVAL)
       throw new BpfError(`bpf_tc_detach(${dir}, ifindex ${ifindex})`, -rc);
   }
-  const rc = libbpf().bpf_tc_hook_destroy(hook(ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS));
+  const rc = quietly(() => libbpf().bpf_tc_hook_destroy(hook(ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS)));
   if (rc < 0 && rc !== -ENOENT && rc !== -ENODEV && rc !== -EINVAL)
     throw new BpfError(`bpf_tc_hook_destroy(clsact, ifindex ${ifindex})`, -rc);
 }
