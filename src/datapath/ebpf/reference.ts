@@ -11,9 +11,8 @@
  *    the destination untranslated, as the Fake does.
  * 2. Source is a local endpoint (`from_pod`): egress of the source (peer = destination, identity = ipcache LPM of
  *    the destination, miss = world); then, if the destination is a local endpoint, its ingress with peer = source
- *    and identity = *the source endpoint's identity* (README step 5).
- *    Otherwise (`to_pod`): if the destination is a local endpoint, its ingress with identity = ipcache LPM of the
- *    source (host IPs are /32 → 1).
+ *    and identity = ipcache LPM of the source (README step 5; a pod seen through a CIDR keeps that identity).
+ *    Otherwise (`to_pod`): the same ingress judgement (host IPs are /32 → 1).
  * 3. One direction as README "Judging one direction". A drop in either direction drops (egress first); a
  *    redirect in either redirects.
  */
@@ -194,7 +193,7 @@ export function referenceLookup(l: Lowered, probe: PacketProbe, proxyPort: numbe
     if (eg.kind === 'redirect') redirect = true;
   }
   if (dstEp) {
-    const peerId = srcEp ? srcEp.identity : identityOf(d, src);
+    const peerId = identityOf(d, src);
     const ing = judge(d, dst, dstEp, PW_DIR_INGRESS, src, peerId, proto, port);
     if (ing.kind === 'drop') return { action: 'drop', reason: ing.reason, direction: 'ingress' };
     if (ing.kind === 'redirect') redirect = true;
