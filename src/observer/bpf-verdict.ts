@@ -5,10 +5,7 @@
 import { hrtime } from 'node:process';
 import {
   decodeEvent,
-  IPPROTO_ICMP,
-  IPPROTO_SCTP,
-  IPPROTO_TCP,
-  IPPROTO_UDP,
+  PROTOCOL_NAMES,
   PW_DIR_INGRESS,
   PW_EV_FLAG_CUT,
   PW_EV_LEVEL_DEFAULT,
@@ -23,6 +20,7 @@ import {
   PW_EV_VERDICT_REDIRECT,
   type PwEvent,
 } from '../datapath/ebpf/layout.js';
+import { formatIpv4 } from '../datapath/ipv4.js';
 import type { LogPrefix } from '../datapath/nftables/render.js';
 import type { KernelVerdict } from './build.js';
 import type { PacketSummary } from './packet.js';
@@ -43,17 +41,6 @@ const LEVEL: Record<number, LogPrefix['level']> = {
   [PW_EV_LEVEL_DEFAULT]: 'default',
 };
 
-const PROTOCOL: Record<number, PacketSummary['protocol']> = {
-  [IPPROTO_ICMP]: 'ICMP',
-  [IPPROTO_TCP]: 'TCP',
-  [IPPROTO_UDP]: 'UDP',
-  [IPPROTO_SCTP]: 'SCTP',
-};
-
-function ipv4(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
-
 /** bpf_ktime_get_ns is CLOCK_MONOTONIC, as is process.hrtime: the record's age, subtracted from now. */
 function wallTime(tsNs: bigint): Date {
   const ageMs = Number(hrtime.bigint() - tsNs) / 1e6;
@@ -63,12 +50,12 @@ function wallTime(tsNs: bigint): Date {
 export function verdictFromEvent(e: PwEvent, time: Date = wallTime(e.tsNs)): KernelVerdict | undefined {
   const verdict = VERDICT[e.verdict];
   const level = LEVEL[e.level];
-  const protocol = PROTOCOL[e.proto];
+  const protocol = PROTOCOL_NAMES[e.proto];
   // Not mapped: host → pod allowed with no segment (the nftables datapath does not log it either) and
   // "redirect wanted, no proxy socket" (no Hubble policy verdict fits; the proxy's absence is in `podwall status`).
   if (!verdict || !level || !protocol) return undefined;
   const cut = (e.flags & PW_EV_FLAG_CUT) !== 0;
-  const packet: PacketSummary = { src: ipv4(e.saddr), dst: ipv4(e.daddr), protocol, proto: e.proto };
+  const packet: PacketSummary = { src: formatIpv4(e.saddr), dst: formatIpv4(e.daddr), protocol, proto: e.proto };
   if (protocol === 'ICMP') packet.icmp = { type: e.dport >> 8, code: e.dport & 255 };
   else {
     packet.sport = e.sport;

@@ -74,6 +74,13 @@ export const IPPROTO_ICMP = 1;
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
 export const IPPROTO_SCTP = 132;
+/** IP protocol number → the name the policy model uses. */
+export const PROTOCOL_NAMES: Readonly<Record<number, 'ICMP' | 'TCP' | 'UDP' | 'SCTP'>> = {
+  [IPPROTO_ICMP]: 'ICMP',
+  [IPPROTO_TCP]: 'TCP',
+  [IPPROTO_UDP]: 'UDP',
+  [IPPROTO_SCTP]: 'SCTP',
+};
 
 // ---- maps and sizes ----
 
