@@ -286,6 +286,19 @@ async function main(): Promise<void> {
       compileMs: number;
       changes: number;
     }[] = [];
+    /** The apply that brought the node to `endpoints` local endpoints, from the events since `mark`. */
+    const record = (kind: string, mark: number, endpoints: number) => {
+      const ev = applied.slice(mark).find((e) => e.endpoints === endpoints);
+      if (!ev?.stats) return;
+      podTx.push({
+        kind,
+        applyMs: ev.applyMs,
+        kernelMs: ev.kernelMs ?? Number.NaN,
+        attachMs: ev.attachMs ?? 0,
+        compileMs: ev.compileMs,
+        changes: ev.stats.changes,
+      });
+    };
     for (let i = 0; i < 10; i++) {
       const name = `one-${i}`;
       const n = enf.desired!.endpoints.length;
@@ -295,29 +308,11 @@ async function main(): Promise<void> {
         pod(name, { app: 'one', org: 'alliance' }, 'busybox', ['sleep', 'infinity']),
       );
       await until('pod enforced', () => (enf.desired!.endpoints.length === n + 1 ? true : undefined), 30_000);
-      const add = applied.slice(mark).find((e) => e.endpoints === n + 1);
-      if (add?.stats)
-        podTx.push({
-          kind: 'add',
-          applyMs: add.applyMs,
-          kernelMs: add.kernelMs ?? Number.NaN,
-          attachMs: add.attachMs ?? 0,
-          compileMs: add.compileMs,
-          changes: add.stats.changes,
-        });
+      record('add', mark, n + 1);
       mark = applied.length;
       await client.delete(RESOURCE_REFS.pods, 'default', name, { gracePeriodSeconds: 0 } as never);
       await until('pod gone', () => (enf.desired!.endpoints.length === n ? true : undefined), 30_000);
-      const del = applied.slice(mark).find((e) => e.endpoints === n);
-      if (del?.stats)
-        podTx.push({
-          kind: 'remove',
-          applyMs: del.applyMs,
-          kernelMs: del.kernelMs ?? Number.NaN,
-          attachMs: del.attachMs ?? 0,
-          compileMs: del.compileMs,
-          changes: del.stats.changes,
-        });
+      record('remove', mark, n);
     }
     const applyMs = podTx.map((x) => x.applyMs);
     results.onePodChange = {
