@@ -81,6 +81,7 @@ export function createEbpfDriver(opts: EbpfDriverOptions): EbpfDriver {
   const routingSpec: TproxyRoutingSpec = { ...DEFAULT_TPROXY_ROUTING, ...opts.tproxy };
   const routing = opts.manageRouting === false ? undefined : new TproxyRouting(routingSpec);
   const pinDir = join(opts.stateDir, 'bpf');
+  const load = () => loadDatapath({ pinDir, ...(opts.objectPath ? { objectPath: opts.objectPath } : {}) });
   const lowerer = new Lowerer();
   const hooks =
     opts.attach !== 'tc'
@@ -121,7 +122,6 @@ export function createEbpfDriver(opts: EbpfDriverOptions): EbpfDriver {
 
   async function open(): Promise<LoadedDatapath> {
     await mountBpffs(pinDir);
-    const load = () => loadDatapath({ pinDir, ...(opts.objectPath ? { objectPath: opts.objectPath } : {}) });
     let loaded: LoadedDatapath;
     try {
       loaded = load();
@@ -226,7 +226,7 @@ export function createEbpfDriver(opts: EbpfDriverOptions): EbpfDriver {
       stopEvents();
       if (!dp && (await isBpffsMount(pinDir))) {
         // A datapath an earlier agent left (restart, then teardown): its endpoints map names the interfaces.
-        dp = loadDatapath({ pinDir, ...(opts.objectPath ? { objectPath: opts.objectPath } : {}) });
+        dp = load();
         attached = new Set(endpointIfindexes(readInstalled(dp).endpoints));
       }
       if (dp) {
