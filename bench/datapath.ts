@@ -469,27 +469,38 @@ async function main(): Promise<Record<string, unknown>> {
         })
       : undefined;
     if (ebpfTc) cleanup.push('eBPF datapath (tc filters)', () => ebpfTc.teardown());
+    const ebpfLegacy = ebpf
+      ? createEbpfDriver({
+          stateDir: tempDir(`pw-bench-${suffix}-legacy-`, cleanup),
+          manageRouting: false,
+          interfaceOf: (ep) => veths.get(ep.ip),
+          hostRouting: false,
+        })
+      : undefined;
+    if (ebpfLegacy) cleanup.push('eBPF datapath (host routing off)', () => ebpfLegacy.teardown());
     else log('no compiled eBPF object (npm run build): mode E skipped');
-    type Mode = 'A' | 'S' | 'K' | 'B' | 'C' | 'E' | 'Z' | 'X';
+    type Mode = 'A' | 'S' | 'K' | 'B' | 'C' | 'E' | 'Z' | 'X' | 'L';
     const all: Mode[] = flag('no-small') ? ['A', 'S', 'K', 'B'] : ['A', 'S', 'K', 'B', 'C'];
     if (ebpf) all.push('E');
     // Z (opt-in, --modes): the eBPF programs attached to the same two pods with no policy — the fixed cost of the
     // hooks and the connection table, apart from the policy lookups E adds.
     // X (opt-in): E with the programs attached as tc filters (clsact + cls_bpf) instead of tcx links.
-    const optIn: Mode[] = ebpf ? ['Z', 'X'] : [];
+    // L (opt-in): E with BPF host routing off: every packet goes through the host's IP stack as with no podwall.
+    const optIn: Mode[] = ebpf ? ['Z', 'X', 'L'] : [];
     const modes = list('modes', all).filter((m): m is Mode => ([...all, ...optIn] as string[]).includes(m));
     if (!modes.includes('A')) throw new Error('--modes must include A (the baseline)');
-    const tput: Record<Mode, number[]> = { A: [], S: [], K: [], B: [], C: [], E: [], Z: [], X: [] };
-    const conns: Record<Mode, number[]> = { A: [], S: [], K: [], B: [], C: [], E: [], Z: [], X: [] };
+    const tput: Record<Mode, number[]> = { A: [], S: [], K: [], B: [], C: [], E: [], Z: [], X: [], L: [] };
+    const conns: Record<Mode, number[]> = { A: [], S: [], K: [], B: [], C: [], E: [], Z: [], X: [], L: [] };
     const loadMs: number[] = [];
     const ebpfLoadMs: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       for (const mode of modes) {
         await ebpf?.teardown();
         await ebpfTc?.teardown();
-        if (mode === 'E' || mode === 'Z' || mode === 'X') {
+        await ebpfLegacy?.teardown();
+        if (mode === 'E' || mode === 'Z' || mode === 'X' || mode === 'L') {
           await driver.teardown();
-          const d = mode === 'X' ? ebpfTc! : ebpf!;
+          const d = mode === 'X' ? ebpfTc! : mode === 'L' ? ebpfLegacy! : ebpf!;
           const st = await d.apply(mode === 'Z' ? noPolicy : b.state);
           if (!st.full) throw new Error('expected a full load');
           if (mode === 'E') ebpfLoadMs.push(ebpf!.last!.ms);
@@ -563,6 +574,16 @@ async function main(): Promise<Record<string, unknown>> {
                 throughput: compareAB(tput.A, tput.X),
                 connections: compareAB(conns.A, conns.X, 0),
                 tcxVsTcFilters: { throughput: compareAB(tput.X, tput.E), connections: compareAB(conns.X, conns.E, 0) },
+              },
+            }
+          : {}),
+        ...(ran('L')
+          ? {
+              hostRoutingOff: {
+                what: 'L: E with BPF host routing off (every packet through the host stack, as with no podwall)',
+                throughput: compareAB(tput.A, tput.L),
+                connections: compareAB(conns.A, conns.L, 0),
+                hostRoutingGain: { throughput: compareAB(tput.L, tput.E), connections: compareAB(conns.L, conns.E, 0) },
               },
             }
           : {}),

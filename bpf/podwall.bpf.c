@@ -62,6 +62,14 @@ struct {
 } endpoints SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PW_MAX_L2);
+	__type(key, struct pw_l2_key);
+	__type(value, struct pw_l2_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} l2 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, PW_MAX_POLICY);
 	__type(key, struct pw_policy_key);
@@ -133,6 +141,7 @@ struct pw_pkt {
 	__u8 lookups;           /* PW_LOOKUP_* */
 	__u8 stateful;          /* 0: judged on every packet, never written to `ct` (ICMP other than echo) */
 	__u8 icmp_error;        /* ICMP error: `inner` is the offending packet's tuple */
+	__u8 ttl;
 	struct pw_ct_key inner;
 };
 
@@ -247,6 +256,7 @@ static __always_inline enum pw_parse parse(struct __sk_buff *skb, struct pw_pkt 
 	p->tuple.saddr = ip.saddr;
 	p->tuple.daddr = ip.daddr;
 	p->tuple.proto = ip.protocol;
+	p->ttl = ip.ttl;
 	p->lookups = PW_LOOKUP_ORIG | PW_LOOKUP_REPLY;
 	p->stateful = 1;
 	l4 = ETH_HLEN + (ip.ver_ihl & 0xf) * 4;
@@ -601,6 +611,72 @@ static __always_inline int to_proxy(struct __sk_buff *skb, const struct pw_ct_ke
 }
 
 /* ---------------------------------------------------------------------------------------------------------------
+ * Host routing: pod → local pod without the host's IP stack.
+ */
+
+/* The Ethernet addresses of what a pod sends, learned from its packets: the source is the pod's interface, the
+ * destination its gateway (the host-side veth). A broadcast or multicast destination says nothing about the
+ * gateway and is not learned. One lookup per packet; a write only when the pod is new or moved. */
+static __always_inline void learn_l2(struct __sk_buff *skb, __u32 ip)
+{
+	struct pw_l2_key k = { .ip = ip };
+	struct pw_l2_val *known = bpf_map_lookup_elem(&l2, &k);
+	struct pw_l2_val v = { .ifindex = skb->ifindex };
+	__u8 macs[12]; /* destination, source: the frame's first 12 bytes */
+
+	if (known && known->ifindex == skb->ifindex)
+		return;
+	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)) < 0 || (macs[0] & 1))
+		return;
+	__builtin_memcpy(v.gw_mac, macs, 6);
+	__builtin_memcpy(v.pod_mac, macs + 6, 6);
+	bpf_map_update_elem(&l2, &k, &v, BPF_ANY);
+}
+
+/*
+ * Hand a packet from_pod has judged and passed to its destination. A local pod whose addresses are known gets it
+ * straight into its namespace (bpf_redirect_peer onto its veth's peer), addressed as the kernel's forwarding would
+ * have addressed it: TTL decremented, the pod's gateway as source MAC, the pod's interface as destination. This
+ * skips the host's routing, netfilter hooks and the second veth hop, as Cilium's BPF host routing does; both
+ * directions were judged here, so to_pod has nothing to add. Anything else (the host, another node, an unknown
+ * or moved pod, a TTL about to expire, host routing off) goes through the host's stack with PW_MARK_JUDGED.
+ * `dst_ep`: the destination's endpoint when the caller has it, else NULL (looked up here, only when needed).
+ */
+static __always_inline int deliver(struct __sk_buff *skb, const struct pw_pkt *p, const struct pw_endpoint_val *dst_ep,
+				   const struct pw_config *cfg)
+{
+	struct pw_l2_key k = { .ip = p->tuple.daddr };
+	struct pw_l2_val *dst;
+	__u8 macs[12];
+	__u16 old_word, new_word;
+
+	if (!cfg || !(cfg->flags & PW_CFG_HOST_ROUTING) || p->ttl <= 1)
+		goto stack;
+	if (!dst_ep)
+		dst_ep = endpoint_of(p->tuple.daddr);
+	if (!dst_ep || !dst_ep->ifindex)
+		goto stack;
+	dst = bpf_map_lookup_elem(&l2, &k);
+	if (!dst || dst->ifindex != dst_ep->ifindex)
+		goto stack;
+	__builtin_memcpy(macs, dst->pod_mac, 6);
+	__builtin_memcpy(macs + 6, dst->gw_mac, 6);
+	/* TTL and protocol share the header's fifth 16-bit word; the checksum is updated for it. */
+	old_word = bpf_htons((__u16)p->ttl << 8 | p->tuple.proto);
+	new_word = bpf_htons((__u16)(p->ttl - 1) << 8 | p->tuple.proto);
+	/* A failed write (no memory to unshare the header) leaves a half-rewritten packet: drop it, as the stack
+	 * drops what it cannot copy. */
+	if (bpf_skb_store_bytes(skb, ETH_HLEN + 8, &new_word, sizeof(new_word), 0) < 0 ||
+	    bpf_l3_csum_replace(skb, ETH_HLEN + 10, old_word, new_word, sizeof(new_word)) < 0 ||
+	    bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), 0) < 0)
+		return TC_ACT_SHOT;
+	return bpf_redirect_peer(dst_ep->ifindex, 0);
+stack:
+	skb->mark |= PW_MARK_JUDGED;
+	return TC_ACT_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------------------------
  * from_pod: tc ingress of the pod's host-side veth.
  */
 
@@ -628,8 +704,7 @@ static __always_inline int from_pod_new(struct __sk_buff *skb, const struct pw_p
 	}
 	if (p->stateful)
 		ct_write(&p->tuple, gen, 0);
-	skb->mark |= PW_MARK_JUDGED;
-	return TC_ACT_OK;
+	return deliver(skb, p, dst_ep, cfg);
 }
 
 SEC("tc")
@@ -655,6 +730,7 @@ int from_pod(struct __sk_buff *skb)
 	src_ep = endpoint_of(p.tuple.saddr);
 	if (!src_ep || src_ep->ifindex != skb->ifindex)
 		return TC_ACT_SHOT;
+	learn_l2(skb, p.tuple.saddr);
 
 	cfg = config_get();
 	gen = cfg ? cfg->generation : 0;
@@ -675,8 +751,7 @@ int from_pod(struct __sk_buff *skb)
 				return TC_ACT_SHOT;
 			if (act == PW_ACT_PROXY)
 				return to_proxy(skb, &p.tuple, cfg) < 0 ? TC_ACT_SHOT : TC_ACT_OK;
-			skb->mark |= PW_MARK_JUDGED;
-			return TC_ACT_OK;
+			return deliver(skb, &p, NULL, cfg);
 		}
 	}
 
@@ -690,8 +765,7 @@ int from_pod(struct __sk_buff *skb)
 			act = v->generation == gen ? ct_action(v) : rejudge(skb, &orig, v, gen);
 			if (act == PW_ACT_DROP)
 				return TC_ACT_SHOT;
-			skb->mark |= PW_MARK_JUDGED;
-			return TC_ACT_OK;
+			return deliver(skb, &p, NULL, cfg);
 		}
 	}
 

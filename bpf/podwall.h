@@ -16,6 +16,7 @@
  * silently missing entry). */
 #define PW_MAX_IPCACHE 262144
 #define PW_MAX_ENDPOINTS 16384
+#define PW_MAX_L2 16384
 #define PW_MAX_POLICY 1048576
 #define PW_MAX_CT 262144
 #define PW_MAX_SERVICES 65536
@@ -91,11 +92,25 @@ struct pw_policy_val {
 /* config: array of one element. `generation` moves with every change the agent makes: a connection-tracking
  * entry judged under another generation is judged again on its next packet (that is how a revoke cuts
  * established connections). */
+#define PW_CFG_HOST_ROUTING 0x1 /* deliver pod → local pod with bpf_redirect_peer (see from_pod's deliver()) */
 struct pw_config {
 	__u32 generation;
 	__u32 proxy_port; /* host order; 0 = no proxy: redirected traffic is dropped */
-	__u32 flags;
+	__u32 flags;      /* PW_CFG_* */
 	__u32 pad;
+};
+
+/* l2: LRU hash, local pod IP → the Ethernet addresses its packets carry and the host-side interface they came
+ * through. Learned by from_pod from the pod's own unicast IPv4 packets (the agent never writes it); host routing
+ * uses it to hand a packet straight to a local pod as the kernel's forwarding would have addressed it. A stale
+ * entry (the IP moved to another interface) is ignored: its ifindex no longer matches `endpoints`. */
+struct pw_l2_key {
+	__u32 ip; /* network order */
+};
+struct pw_l2_val {
+	__u32 ifindex;     /* the pod's host-side veth, where the packets were seen */
+	__u8 pod_mac[6];   /* their source: the pod's own interface */
+	__u8 gw_mac[6];    /* their destination: the pod's gateway, i.e. the host-side veth */
 };
 
 /* ct: LRU hash, one entry per connection keyed by its original-direction tuple (post load-balancing). Replies

@@ -107,6 +107,42 @@ describe.skipIf(!live)('eBPF driver (live): agent death, restart, anti-spoofing,
     expect(ourMounts(dir)).toBe('');
   });
 
+  /** Packets the host sent out of an interface (what the stack forwarded to the pod behind it). */
+  const txPackets = (ifname: string) => Number(readFileSync(`/sys/class/net/${ifname}/statistics/tx_packets`, 'utf8'));
+
+  it.each([
+    { hostRouting: true, viaHost: false },
+    { hostRouting: false, viaHost: true },
+  ])(
+    'host routing $hostRouting: pod → local pod traffic passes through the host’s stack: $viaHost',
+    async ({ hostRouting, viaHost }) => {
+      const n = await createTestNet(['a', 'b']);
+      const b = n.pods.b!;
+      const driver = createEbpfDriver({
+        stateDir: stateDir(),
+        manageRouting: false,
+        interfaceOf: interfacesOf(n),
+        hostRouting,
+      });
+      try {
+        await driver.apply(aMayReachB(n, 80));
+        // The first exchange teaches from_pod both pods' addresses (until then packets take the stack).
+        expect((await n.curl('a', `http://${b.ip}:80/`, { timeoutS: 2 })).code).toBe(200);
+        const before = txPackets(b.hostIfname);
+        for (let i = 0; i < 10; i++) expect((await n.curl('a', `http://${b.ip}:80/`, { timeoutS: 2 })).code).toBe(200);
+        // Ten connections are ≥ 50 packets to b; redirected ones never leave through b's host veth.
+        const forwarded = txPackets(b.hostIfname) - before;
+        if (viaHost) expect(forwarded).toBeGreaterThanOrEqual(50);
+        else expect(forwarded).toBeLessThan(5);
+        // And the policy still applies to what is redirected.
+        expect((await n.curl('a', `http://${b.ip}:81/`, { timeoutS: 1 })).exit).not.toBe(0);
+      } finally {
+        await driver.teardown();
+        await n.teardown();
+      }
+    },
+  );
+
   it('a pod cannot pose as the host: a spoofed source address is dropped before it is judged', async () => {
     const dir = stateDir();
     const n = await createTestNet(['a', 'b']);

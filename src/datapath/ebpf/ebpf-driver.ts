@@ -22,7 +22,7 @@ import { BpfError } from './kernel/errors.js';
 import { type EventReader, openEvents } from './kernel/events.js';
 import { type LoadedDatapath, loadDatapath, type ProgName } from './kernel/loader.js';
 import { attachTcFilter, removeTcFilters } from './kernel/tc-filter.js';
-import { decodeEndpointVal, encodeConfig, encodeConfigKey } from './layout.js';
+import { decodeEndpointVal, encodeConfig, encodeConfigKey, PW_CFG_HOST_ROUTING } from './layout.js';
 import { type EntryMap, type Lowered, Lowerer } from './lower.js';
 import { PodInterfaces } from './pod-interfaces.js';
 
@@ -45,11 +45,20 @@ export interface EbpfDriverOptions {
   objectPath?: string;
   /**
    * How the pods' programs are attached: tcx links (default; Cilium's choice on kernels ≥ 6.6) or classic tc
-   * filters (clsact + cls_bpf). Measured here (docs/benchmarks.md): tcx does ~4 % more new connections per second,
-   * but each tcx link change waits for an RCU grace period (~25 ms per new pod, against ~1 ms for tc filters).
-   * Both survive the agent and are replaced in place by a restarted one.
+   * filters (clsact + cls_bpf). Per packet they are within noise of each other (docs/benchmarks.md, run 11), but
+   * each tcx link change waits for an RCU grace period (~25 ms per new pod, against ~1 ms for tc filters). tcx
+   * links are pinned in the driver's bpffs, so unmounting it removes every hook even after a crash; tc filters
+   * stay on their interfaces until a driver that knows them removes them. Both survive the agent and are replaced
+   * in place by a restarted one.
    */
   attach?: 'tcx' | 'tc';
+  /**
+   * BPF host routing (default true): a packet between two local pods, judged for both ends by the sender's
+   * from_pod, is handed straight into the destination pod's namespace (bpf_redirect_peer) instead of being routed
+   * by the host's stack — Cilium's `bpf.hostLegacyRouting=false`. The host's own netfilter and routing never see
+   * that traffic. `false` routes everything through the host (the packet is then only marked as judged).
+   */
+  hostRouting?: boolean;
   /** Verdict records (struct pw_event) from the programs' ring buffer, polled every `eventPollMs` (default 50). */
   onEvent?: (record: Buffer) => void;
   eventPollMs?: number;
@@ -94,6 +103,7 @@ export function createEbpfDriver(opts: EbpfDriverOptions): EbpfDriver {
         }
       : { attach: attachTcFilter, remove: removeTcFilters };
   const interfaces = new PodInterfaces(opts.interfaceOf);
+  const configFlags = opts.hostRouting === false ? 0 : PW_CFG_HOST_ROUTING;
   let dp: LoadedDatapath | undefined;
   let installed: Lowered | undefined;
   /** ifindex → attached (both directions). */
@@ -166,7 +176,7 @@ export function createEbpfDriver(opts: EbpfDriverOptions): EbpfDriver {
   }
 
   function writeConfig(loaded: LoadedDatapath, port: number): void {
-    loaded.maps.config.update(encodeConfigKey(), encodeConfig({ generation, proxyPort: port, flags: 0 }));
+    loaded.maps.config.update(encodeConfigKey(), encodeConfig({ generation, proxyPort: port, flags: configFlags }));
   }
 
   /** Attach both programs to every endpoint interface, detach from the ones gone. Returns how many changed. */

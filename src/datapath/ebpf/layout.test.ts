@@ -9,6 +9,12 @@ const hex = (s: string) => s.replace(/\s+/g, '');
 describe('layout: byte-exact encodings', () => {
   const cases: { name: string; got: () => Buffer; want: string }[] = [
     {
+      name: 'l2 value: ifindex 7, pod 02:aa:bb:cc:dd:01 behind gateway 02:00:00:00:00:fe',
+      got: () => L.encodeL2Val({ ifindex: 7, podMac: '02:aa:bb:cc:dd:01', gwMac: '02:00:00:00:00:fe' }),
+      // ifindex LE | pod_mac | gw_mac
+      want: '07000000 02aabbccdd01 0200000000fe',
+    },
+    {
       name: 'policy key: ep 10.0.0.5 ingress identity 1001 TCP 80 /112',
       got: () =>
         L.encodePolicyKey({
@@ -239,6 +245,12 @@ describe('layout: decoders invert the encoders', () => {
     expect(enc(dec(b) as never).equals(b)).toBe(true);
   });
 
+  it('an l2 value decodes to what was encoded; a malformed MAC is an error', () => {
+    const v = { ifindex: 9, podMac: 'de:ad:be:ef:00:01', gwMac: '02:00:00:00:00:02' };
+    expect(L.decodeL2Val(L.encodeL2Val(v))).toEqual(v);
+    expect(() => L.encodeL2Val({ ...v, podMac: 'de:ad:be:ef:00' })).toThrow(/not a MAC address: de:ad:be:ef:00/);
+  });
+
   it('decoders reject a buffer of the wrong size', () => {
     expect(() => L.decodePolicyKey(Buffer.alloc(19))).toThrow(/pw_policy_key: expected 20 bytes/);
   });
@@ -289,6 +301,8 @@ describe('layout: matches bpf/podwall.h', () => {
     pw_ipcache_val: 'ipcacheVal',
     pw_endpoint_key: 'endpointKey',
     pw_endpoint_val: 'endpointVal',
+    pw_l2_key: 'l2Key',
+    pw_l2_val: 'l2Val',
     pw_policy_key: 'policyKey',
     pw_policy_val: 'policyVal',
     pw_config: 'config',
@@ -318,6 +332,7 @@ describe('layout: matches bpf/podwall.h', () => {
     expect(L.encodeIpcacheVal(z).length).toBe(L.SIZEOF.ipcacheVal);
     expect(L.encodeEndpointKey(z).length).toBe(L.SIZEOF.endpointKey);
     expect(L.encodeEndpointVal(z).length).toBe(L.SIZEOF.endpointVal);
+    expect(L.encodeL2Key(z).length).toBe(L.SIZEOF.l2Key);
     expect(L.encodePolicyVal(z).length).toBe(L.SIZEOF.policyVal);
     expect(L.encodeConfig(z).length).toBe(L.SIZEOF.config);
     expect(L.MAP_SIZES.policy).toEqual({ key: 20, value: 4 });

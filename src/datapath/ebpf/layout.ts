@@ -17,6 +17,7 @@ import { endianness } from 'node:os';
 
 export const PW_MAX_IPCACHE = 262144;
 export const PW_MAX_ENDPOINTS = 16384;
+export const PW_MAX_L2 = 16384;
 export const PW_MAX_POLICY = 1048576;
 export const PW_MAX_CT = 262144;
 export const PW_MAX_SERVICES = 65536;
@@ -51,6 +52,8 @@ export const PW_VERDICT_ALLOW = 1;
 export const PW_VERDICT_AUDIT = 2;
 export const PW_VERDICT_DENY = 3;
 export const PW_VERDICT_REDIRECT = 4;
+
+export const PW_CFG_HOST_ROUTING = 0x1;
 
 export const PW_CT_PROXY = 0x1;
 export const PW_CT_DENIED = 0x2;
@@ -88,6 +91,7 @@ export const PROTOCOL_NAMES: Readonly<Record<number, 'ICMP' | 'TCP' | 'UDP' | 'S
 export type MapName =
   | 'ipcache'
   | 'endpoints'
+  | 'l2'
   | 'policy'
   | 'config'
   | 'ct'
@@ -98,6 +102,7 @@ export type MapName =
 export const MAP_NAMES: readonly MapName[] = [
   'ipcache',
   'endpoints',
+  'l2',
   'policy',
   'config',
   'ct',
@@ -113,6 +118,8 @@ export const SIZEOF = {
   ipcacheVal: 4,
   endpointKey: 4,
   endpointVal: 16,
+  l2Key: 4,
+  l2Val: 16,
   policyKey: 20,
   policyVal: 4,
   config: 16,
@@ -131,6 +138,7 @@ export const SIZEOF = {
 export const MAP_SIZES: Record<MapName, { key: number; value: number }> = {
   ipcache: { key: SIZEOF.ipcacheKey, value: SIZEOF.ipcacheVal },
   endpoints: { key: SIZEOF.endpointKey, value: SIZEOF.endpointVal },
+  l2: { key: SIZEOF.l2Key, value: SIZEOF.l2Val },
   policy: { key: SIZEOF.policyKey, value: SIZEOF.policyVal },
   config: { key: 4, value: SIZEOF.config },
   ct: { key: SIZEOF.ctKey, value: SIZEOF.ctVal },
@@ -144,6 +152,7 @@ export const MAP_SIZES: Record<MapName, { key: number; value: number }> = {
 export const MAP_CAPACITY: Record<MapName, number> = {
   ipcache: PW_MAX_IPCACHE,
   endpoints: PW_MAX_ENDPOINTS,
+  l2: PW_MAX_L2,
   policy: PW_MAX_POLICY,
   config: 1,
   ct: PW_MAX_CT,
@@ -229,6 +238,48 @@ export function encodeEndpointVal(v: EndpointVal): Buffer {
 export function decodeEndpointVal(b: Buffer): EndpointVal {
   check(b, SIZEOF.endpointVal, 'pw_endpoint_val');
   return { identity: b.readUInt32LE(0), ifindex: b.readUInt32LE(4), flags: b.readUInt32LE(8) };
+}
+
+// ---- l2 (learned by the programs; the agent only reads it) ----
+
+export interface L2Key {
+  ip: number;
+}
+export function encodeL2Key(k: L2Key): Buffer {
+  const b = alloc(SIZEOF.l2Key);
+  b.writeUInt32BE(k.ip >>> 0, 0);
+  return b;
+}
+export function decodeL2Key(b: Buffer): L2Key {
+  check(b, SIZEOF.l2Key, 'pw_l2_key');
+  return { ip: b.readUInt32BE(0) };
+}
+
+export interface L2Val {
+  ifindex: number;
+  /** `aa:bb:cc:dd:ee:ff`. */
+  podMac: string;
+  gwMac: string;
+}
+export function encodeL2Val(v: L2Val): Buffer {
+  const b = alloc(SIZEOF.l2Val);
+  b.writeUInt32LE(v.ifindex, 0);
+  macBytes(v.podMac).copy(b, 4);
+  macBytes(v.gwMac).copy(b, 10);
+  return b;
+}
+export function decodeL2Val(b: Buffer): L2Val {
+  check(b, SIZEOF.l2Val, 'pw_l2_val');
+  return { ifindex: b.readUInt32LE(0), podMac: formatMac(b.subarray(4, 10)), gwMac: formatMac(b.subarray(10, 16)) };
+}
+
+function macBytes(mac: string): Buffer {
+  const parts = mac.split(':');
+  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-f]{2}$/i.test(p))) throw new Error(`not a MAC address: ${mac}`);
+  return Buffer.from(parts.map((p) => Number.parseInt(p, 16)));
+}
+function formatMac(b: Buffer): string {
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
 // ---- policy ----

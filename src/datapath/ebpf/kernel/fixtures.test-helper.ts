@@ -45,6 +45,7 @@ export const UDP = 17;
 export const ICMP = 1;
 export const TC_ACT_OK = 0;
 export const TC_ACT_SHOT = 2;
+export const TC_ACT_REDIRECT = 7;
 export const MARK_TO_PROXY = 0x80000000;
 export const MARK_JUDGED = 0x40000000;
 export const EP = { IN_ENFORCED: 1, EG_ENFORCED: 2, IN_DEFAULT_ALLOW: 4, EG_DEFAULT_ALLOW: 8 } as const;
@@ -107,7 +108,8 @@ export function policyKey(o: PolicyKeyOpts): Buffer {
 export const policyVal = (verdict: number) => encodePolicyVal({ verdict });
 
 export const CONFIG_KEY = encodeConfigKey();
-export const configVal = (generation: number, proxyPort = 0) => encodeConfig({ generation, proxyPort, flags: 0 });
+export const configVal = (generation: number, proxyPort = 0, flags = 0) =>
+  encodeConfig({ generation, proxyPort, flags });
 
 export interface Tuple {
   saddr: string;
@@ -164,7 +166,12 @@ export interface FrameOpts {
   inner?: FrameOpts;
   /** IPv4 flags/fragment offset field (host order), e.g. 0x2000 = more fragments. */
   fragOff?: number;
+  /** IPv4 TTL (default 64). */
+  ttl?: number;
   ethertype?: number;
+  /** Ethernet addresses (default source 02:00:00:00:00:01, destination 02:00:00:00:00:02). */
+  ethSrc?: string;
+  ethDst?: string;
 }
 
 export const SYN = 0x02;
@@ -196,18 +203,33 @@ function ipPacket(o: FrameOpts): Buffer {
   ip[0] = 0x45;
   ip.writeUInt16BE(20 + l4.length, 2);
   ip.writeUInt16BE(o.fragOff ?? 0x4000, 6); // DF
-  ip[8] = 64;
+  ip[8] = o.ttl ?? 64;
   ip[9] = o.proto;
   ip4(o.src).copy(ip, 12);
   ip4(o.dst).copy(ip, 16);
+  ip.writeUInt16BE(ipv4HeaderChecksum(ip), 10);
   return Buffer.concat([ip, l4]);
 }
 
-/** An Ethernet frame carrying one IPv4 packet (checksums are left 0: the programs never check them). */
+/** The Internet checksum of an IPv4 header (its checksum field as it stands: 0 computes it, the right value
+ * gives 0 — what a receiver verifies). */
+export function ipv4HeaderChecksum(header: Buffer): number {
+  let sum = 0;
+  for (let i = 0; i < header.length; i += 2) sum += header.readUInt16BE(i);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+function macBytes(mac: string): Buffer {
+  return Buffer.from(mac.split(':').map((x) => Number.parseInt(x, 16)));
+}
+
+/** An Ethernet frame carrying one IPv4 packet (a valid IP header checksum; transport checksums are left 0: the
+ * programs never check them). */
 export function frame(o: FrameOpts): Buffer {
   const eth = Buffer.alloc(14);
-  Buffer.from([0x02, 0, 0, 0, 0, 2]).copy(eth, 0);
-  Buffer.from([0x02, 0, 0, 0, 0, 1]).copy(eth, 6);
+  macBytes(o.ethDst ?? '02:00:00:00:00:02').copy(eth, 0);
+  macBytes(o.ethSrc ?? '02:00:00:00:00:01').copy(eth, 6);
   eth.writeUInt16BE(o.ethertype ?? 0x0800, 12);
   return Buffer.concat([eth, ipPacket(o)]);
 }

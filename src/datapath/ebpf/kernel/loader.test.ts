@@ -30,6 +30,7 @@ test('bpfObjectPath points at the built object in the package', () => {
 const SIZES: Record<MapName, [number, number]> = {
   ipcache: [8, 4],
   endpoints: [4, 16],
+  l2: [4, 16],
   policy: [20, 4],
   config: [4, 16],
   ct: [16, 16],
