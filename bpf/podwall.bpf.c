@@ -70,6 +70,14 @@ struct {
 } l2 SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PW_MAX_FRAGS);
+	__type(key, struct pw_frag_key);
+	__type(value, struct pw_frag_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} frags SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, PW_MAX_POLICY);
 	__type(key, struct pw_policy_key);
@@ -237,11 +245,42 @@ static __always_inline int parse_icmp_inner(struct __sk_buff *skb, __u32 off, st
 	return load_ports(skb, off + (ip.ver_ihl & 0xf) * 4, inner, &type, &code, NULL);
 }
 
+/*
+ * Fragments. The first fragment carries the transport header: its ports (ICMP: type, code, identifier) are
+ * recorded under (saddr, daddr, IP id, proto). A later fragment takes them from there, so every fragment of a
+ * datagram gets the datagram's verdict (the first one's connection entry lets the rest through) and arrives for
+ * the destination to reassemble. Returns < 0 for a later fragment nobody recorded.
+ */
+static __always_inline int later_fragment_ports(const struct pw_iphdr *ip, struct pw_ct_key *k, __u8 *type,
+						__u8 *code)
+{
+	struct pw_frag_key fk = { .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id, .proto = ip->protocol };
+	struct pw_frag_val *fv = bpf_map_lookup_elem(&frags, &fk);
+
+	if (!fv)
+		return -1;
+	k->sport = fv->sport;
+	k->dport = fv->dport;
+	*type = fv->icmp_type;
+	*code = fv->icmp_code;
+	return 0;
+}
+
+static __always_inline void record_first_fragment(const struct pw_iphdr *ip, const struct pw_ct_key *k, __u8 type,
+						  __u8 code)
+{
+	struct pw_frag_key fk = { .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id, .proto = ip->protocol };
+	struct pw_frag_val fv = { .sport = k->sport, .dport = k->dport, .icmp_type = type, .icmp_code = code };
+
+	bpf_map_update_elem(&frags, &fk, &fv, BPF_ANY);
+}
+
 static __always_inline enum pw_parse parse(struct __sk_buff *skb, struct pw_pkt *p)
 {
 	struct pw_iphdr ip;
 	__u8 tcp_flags = 0, type = 0, code = 0;
 	__u32 l4;
+	int later;
 
 	if (skb->protocol != bpf_htons(ETH_P_IP))
 		return PW_PARSE_PASS;
@@ -249,9 +288,7 @@ static __always_inline enum pw_parse parse(struct __sk_buff *skb, struct pw_pkt 
 		return PW_PARSE_DROP;
 	if ((ip.ver_ihl >> 4) != 4 || (ip.ver_ihl & 0xf) < 5)
 		return PW_PARSE_DROP;
-	/* No reassembly: a later fragment has no ports to judge, and TCP sets DF. */
-	if (ip.frag_off & bpf_htons(PW_IP_MF | PW_IP_OFFSET))
-		return PW_PARSE_DROP;
+	later = (ip.frag_off & bpf_htons(PW_IP_OFFSET)) != 0;
 
 	p->tuple.saddr = ip.saddr;
 	p->tuple.daddr = ip.daddr;
@@ -261,8 +298,15 @@ static __always_inline enum pw_parse parse(struct __sk_buff *skb, struct pw_pkt 
 	p->stateful = 1;
 	l4 = ETH_HLEN + (ip.ver_ihl & 0xf) * 4;
 
-	if (load_ports(skb, l4, &p->tuple, &type, &code, &tcp_flags) < 0)
-		return PW_PARSE_DROP;
+	if (later) {
+		if (later_fragment_ports(&ip, &p->tuple, &type, &code) < 0)
+			return PW_PARSE_DROP;
+	} else {
+		if (load_ports(skb, l4, &p->tuple, &type, &code, &tcp_flags) < 0)
+			return PW_PARSE_DROP;
+		if (ip.frag_off & bpf_htons(PW_IP_MF))
+			record_first_fragment(&ip, &p->tuple, type, code);
+	}
 	p->policy_port = p->tuple.dport;
 	p->ev_dport = p->tuple.dport;
 
@@ -277,6 +321,9 @@ static __always_inline enum pw_parse parse(struct __sk_buff *skb, struct pw_pkt 
 		} else if (type == PW_ICMP_ECHOREPLY) {
 			p->lookups = PW_LOOKUP_REPLY;
 		} else if (is_icmp_error(type)) {
+			/* An error quotes at most 576 bytes and is never fragmented; a fragmented one is forged. */
+			if (later || (ip.frag_off & bpf_htons(PW_IP_MF)))
+				return PW_PARSE_DROP;
 			if (parse_icmp_inner(skb, l4 + sizeof(struct pw_icmphdr), &p->inner) < 0)
 				return PW_PARSE_DROP;
 			p->icmp_error = 1;

@@ -17,6 +17,7 @@
 #define PW_MAX_IPCACHE 262144
 #define PW_MAX_ENDPOINTS 16384
 #define PW_MAX_L2 16384
+#define PW_MAX_FRAGS 16384
 #define PW_MAX_POLICY 1048576
 #define PW_MAX_CT 262144
 #define PW_MAX_SERVICES 65536
@@ -111,6 +112,24 @@ struct pw_l2_val {
 	__u32 ifindex;     /* the pod's host-side veth, where the packets were seen */
 	__u8 pod_mac[6];   /* their source: the pod's own interface */
 	__u8 gw_mac[6];    /* their destination: the pod's gateway, i.e. the host-side veth */
+};
+
+/* frags: LRU hash, one entry per fragmented datagram: what its first fragment carried in its transport header, so
+ * the later fragments (no transport header) are judged as the datagram they belong to. A later fragment without
+ * an entry (its first fragment never came, or came after it) is dropped. */
+struct pw_frag_key {
+	__u32 saddr;
+	__u32 daddr;
+	__u16 id; /* the IP header's identification, network order */
+	__u8 proto;
+	__u8 pad;
+};
+struct pw_frag_val {
+	__u16 sport; /* network order; ICMP echo: the identifier */
+	__u16 dport;
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u16 pad;
 };
 
 /* ct: LRU hash, one entry per connection keyed by its original-direction tuple (post load-balancing). Replies

@@ -22,6 +22,8 @@ export interface Target {
   ip: string;
   port: number;
   protocol?: Protocol;
+  /** UDP: the datagram's size; above the MTU (1500) it travels as IPv4 fragments. */
+  bytes?: number;
 }
 
 export interface KeepAlive {
@@ -387,6 +389,25 @@ export function runDriverContract(h: ContractHarness): void {
       } finally {
         ka.close();
       }
+    });
+
+    it('UDP, and datagrams larger than the MTU: every IPv4 fragment gets its datagram’s verdict', async () => {
+      await env.driver.apply(
+        stateFor(env, { b: { ingress: enforced({ byIdentity: { [IDS.a]: [seg('UDP', 80)] } }) } }),
+      );
+      const udp = (p: PodName, port: number, bytes: number): Target => ({
+        ip: env.pods[p].ip,
+        port,
+        protocol: 'UDP',
+        bytes,
+      });
+      await expectAll([
+        ['a', udp('b', 80, 64), ok('b')],
+        ['a', udp('b', 80, 4000), ok('b')],
+        ['c', udp('b', 80, 4000), dropped],
+        ['a', udp('b', 81, 4000), dropped],
+        ['a', to('b', 80), dropped],
+      ]);
     });
 
     it('teardown leaves nothing behind', async () => {

@@ -94,6 +94,13 @@ export function liveContractHarness(spec: LiveDriverSpec): ContractHarness {
       },
       proxyPort,
       async probe(from, to): Promise<Observed> {
+        if (to.protocol === 'UDP') {
+          const r = await n.udp(from, to.ip, to.port, { bytes: to.bytes ?? 64 });
+          const [servedBy, got] = r.body.split(' ');
+          if (!r.ok) return { kind: 'dropped', detail: 'no UDP answer' };
+          if (Number(got) !== (to.bytes ?? 64)) return { kind: 'dropped', detail: `answer for ${got} bytes` };
+          return { kind: 'accepted', servedBy: nameOf(servedBy ?? '') };
+        }
         const fromIp = from === 'host' ? n.gateway : pods[from as PodName].ip;
         const mark = events.length;
         const r = await n.curl(from, `http://${to.ip}:${to.port}/`);

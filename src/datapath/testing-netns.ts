@@ -49,7 +49,19 @@ export interface TestNet {
   ): Promise<{ exit: number; code: number; body: string }>;
   /** A keep-alive HTTP client in a pod: `request()` reuses one TCP connection. */
   keepAliveClient(pod: string, host: string, port: number): Promise<KeepAliveClient>;
+  /**
+   * One UDP datagram of `bytes` bytes from a pod (or the host) to a pod server's UDP port (every TCP port of
+   * `ports` is served over UDP too); the answer is `<pod name> <bytes received>`. Above the veth MTU (1500) the
+   * datagram travels as IPv4 fragments. `ok` false: no answer within `timeoutMs`.
+   */
+  udp(pod: string, ip: string, port: number, opts?: { bytes?: number; timeoutMs?: number }): Promise<UdpResult>;
   teardown(): Promise<void>;
+}
+
+export interface UdpResult {
+  ok: boolean;
+  /** The answer, e.g. `b 4000`. */
+  body: string;
 }
 
 export interface KeepAliveClient {
@@ -62,10 +74,14 @@ export interface KeepAliveClient {
 
 const SERVER = `
 import http from 'node:http';
+import dgram from 'node:dgram';
 const name = process.argv[1];
 const ports = process.argv.slice(2).map(Number);
 let n = 0;
 for (const p of ports) {
+  const u = dgram.createSocket('udp4');
+  u.on('message', (m, r) => u.send(name + ' ' + m.length, r.port, r.address));
+  u.bind(p, '0.0.0.0');
   const s = http.createServer((req, res) => {
     const body = name + '\\n';
     res.writeHead(200, { 'content-type': 'text/plain', 'x-pod': name, 'x-path': req.url, 'x-peer': req.socket.remoteAddress });
@@ -74,6 +90,15 @@ for (const p of ports) {
   s.keepAliveTimeout = 60000;
   s.listen(p, '0.0.0.0', () => { if (++n === ports.length) process.stdout.write('ready\\n'); });
 }
+`;
+
+const UDP_CLIENT = `
+import dgram from 'node:dgram';
+const [ip, port, bytes, timeoutMs] = process.argv.slice(1).map((v, i) => (i === 0 ? v : Number(v)));
+const s = dgram.createSocket('udp4');
+const timer = setTimeout(() => process.exit(1), timeoutMs);
+s.on('message', (m) => { clearTimeout(timer); process.stdout.write(String(m)); s.close(); });
+s.send(Buffer.alloc(bytes, 0x61), port, ip);
 `;
 
 const CLIENT = `
@@ -292,6 +317,12 @@ export async function createTestNet(podNames: string[], ports: number[] = [80, 8
       const lines = r.stdout.split('\n');
       const code = Number(lines.pop() ?? '0');
       return { exit: r.code, code, body: lines.join('\n').trim() };
+    },
+    async udp(pod, ip, port, opts = {}) {
+      const timeoutMs = opts.timeoutMs ?? 1500;
+      const argv = [process.execPath, '--input-type=module', '-e', UDP_CLIENT, ip, String(port)];
+      const r = await exec(pod, [...argv, String(opts.bytes ?? 64), String(timeoutMs)], timeoutMs + 5000);
+      return { ok: r.code === 0 && r.stdout !== '', body: r.stdout.trim() };
     },
     async keepAliveClient(pod, host, port) {
       const p = spawn(

@@ -303,6 +303,8 @@ describe('layout: matches bpf/podwall.h', () => {
     pw_endpoint_val: 'endpointVal',
     pw_l2_key: 'l2Key',
     pw_l2_val: 'l2Val',
+    pw_frag_key: 'fragKey',
+    pw_frag_val: 'fragVal',
     pw_policy_key: 'policyKey',
     pw_policy_val: 'policyVal',
     pw_config: 'config',

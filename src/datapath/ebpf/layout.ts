@@ -18,6 +18,7 @@ import { endianness } from 'node:os';
 export const PW_MAX_IPCACHE = 262144;
 export const PW_MAX_ENDPOINTS = 16384;
 export const PW_MAX_L2 = 16384;
+export const PW_MAX_FRAGS = 16384;
 export const PW_MAX_POLICY = 1048576;
 export const PW_MAX_CT = 262144;
 export const PW_MAX_SERVICES = 65536;
@@ -92,6 +93,7 @@ export type MapName =
   | 'ipcache'
   | 'endpoints'
   | 'l2'
+  | 'frags'
   | 'policy'
   | 'config'
   | 'ct'
@@ -103,6 +105,7 @@ export const MAP_NAMES: readonly MapName[] = [
   'ipcache',
   'endpoints',
   'l2',
+  'frags',
   'policy',
   'config',
   'ct',
@@ -120,6 +123,8 @@ export const SIZEOF = {
   endpointVal: 16,
   l2Key: 4,
   l2Val: 16,
+  fragKey: 12,
+  fragVal: 8,
   policyKey: 20,
   policyVal: 4,
   config: 16,
@@ -139,6 +144,7 @@ export const MAP_SIZES: Record<MapName, { key: number; value: number }> = {
   ipcache: { key: SIZEOF.ipcacheKey, value: SIZEOF.ipcacheVal },
   endpoints: { key: SIZEOF.endpointKey, value: SIZEOF.endpointVal },
   l2: { key: SIZEOF.l2Key, value: SIZEOF.l2Val },
+  frags: { key: SIZEOF.fragKey, value: SIZEOF.fragVal },
   policy: { key: SIZEOF.policyKey, value: SIZEOF.policyVal },
   config: { key: 4, value: SIZEOF.config },
   ct: { key: SIZEOF.ctKey, value: SIZEOF.ctVal },
@@ -153,6 +159,7 @@ export const MAP_CAPACITY: Record<MapName, number> = {
   ipcache: PW_MAX_IPCACHE,
   endpoints: PW_MAX_ENDPOINTS,
   l2: PW_MAX_L2,
+  frags: PW_MAX_FRAGS,
   policy: PW_MAX_POLICY,
   config: 1,
   ct: PW_MAX_CT,

@@ -166,6 +166,8 @@ export interface FrameOpts {
   inner?: FrameOpts;
   /** IPv4 flags/fragment offset field (host order), e.g. 0x2000 = more fragments. */
   fragOff?: number;
+  /** IPv4 identification (default 0): what ties a datagram's fragments together. */
+  ipId?: number;
   /** IPv4 TTL (default 64). */
   ttl?: number;
   ethertype?: number;
@@ -202,6 +204,7 @@ function ipPacket(o: FrameOpts): Buffer {
   const ip = Buffer.alloc(20);
   ip[0] = 0x45;
   ip.writeUInt16BE(20 + l4.length, 2);
+  ip.writeUInt16BE(o.ipId ?? 0, 4);
   ip.writeUInt16BE(o.fragOff ?? 0x4000, 6); // DF
   ip[8] = o.ttl ?? 64;
   ip[9] = o.proto;

@@ -31,6 +31,7 @@ const SIZES: Record<MapName, [number, number]> = {
   ipcache: [8, 4],
   endpoints: [4, 16],
   l2: [4, 16],
+  frags: [12, 8],
   policy: [20, 4],
   config: [4, 16],
   ct: [16, 16],
