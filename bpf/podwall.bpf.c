@@ -150,6 +150,7 @@ struct pw_pkt {
 	__u8 stateful;          /* 0: judged on every packet, never written to `ct` (ICMP other than echo) */
 	__u8 icmp_error;        /* ICMP error: `inner` is the offending packet's tuple */
 	__u8 ttl;
+	__u32 drop_reason;      /* PW_DROP_* when parse drops for a reason worth a record, else 0 */
 	struct pw_ct_key inner;
 };
 
@@ -299,8 +300,10 @@ static __always_inline enum pw_parse parse(struct __sk_buff *skb, struct pw_pkt 
 	l4 = ETH_HLEN + (ip.ver_ihl & 0xf) * 4;
 
 	if (later) {
-		if (later_fragment_ports(&ip, &p->tuple, &type, &code) < 0)
+		if (later_fragment_ports(&ip, &p->tuple, &type, &code) < 0) {
+			p->drop_reason = PW_DROP_FRAGMENT_NOT_FOUND;
 			return PW_PARSE_DROP;
+		}
 	} else {
 		if (load_ports(skb, l4, &p->tuple, &type, &code, &tcp_flags) < 0)
 			return PW_PARSE_DROP;
@@ -516,8 +519,8 @@ static __always_inline enum pw_action judge_connection(const struct pw_ct_key *t
  * Events.
  */
 
-static __always_inline void emit(struct __sk_buff *skb, const struct pw_ct_key *t, __u16 ev_dport,
-				 const struct pw_decision *d, __u8 verdict, __u32 flags)
+static __always_inline void emit_record(struct __sk_buff *skb, const struct pw_ct_key *t, __u16 ev_dport,
+					const struct pw_decision *d, __u8 verdict, __u32 flags, __u32 drop_reason)
 {
 	struct pw_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
@@ -535,8 +538,30 @@ static __always_inline void emit(struct __sk_buff *skb, const struct pw_ct_key *
 	e->peer_identity = d->peer_identity;
 	e->flags = flags;
 	e->ifindex = skb->ifindex;
-	e->pad = 0;
+	e->drop_reason = drop_reason;
 	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void emit(struct __sk_buff *skb, const struct pw_ct_key *t, __u16 ev_dport,
+				 const struct pw_decision *d, __u8 verdict, __u32 flags)
+{
+	emit_record(skb, t, ev_dport, d, verdict, flags, 0);
+}
+
+/* A drop that is not a policy's: which way the packet went (PW_DIR_*) and why (PW_DROP_*). */
+static __always_inline void emit_drop(struct __sk_buff *skb, const struct pw_pkt *p, __u8 dir, __u32 reason)
+{
+	struct pw_decision d = { .dir = dir };
+
+	emit_record(skb, &p->tuple, p->ev_dport, &d, PW_EV_VERDICT_DROPPED, 0, reason);
+}
+
+/* Redirect wanted, the proxy cannot take it: the decision that wanted it, and why it could not. */
+static __always_inline void emit_no_proxy(struct __sk_buff *skb, const struct pw_pkt *p, const struct pw_decision *d)
+{
+	__u32 reason = p->tuple.proto == IPPROTO_TCP ? PW_DROP_SOCKET_LOOKUP_FAILED : PW_DROP_PROXY_UNSUPPORTED_PROTO;
+
+	emit_record(skb, &p->tuple, p->ev_dport, d, PW_EV_VERDICT_NO_PROXY, 0, reason);
 }
 
 /* One record per enforced direction judged for a new connection. */
@@ -743,7 +768,7 @@ static __always_inline int from_pod_new(struct __sk_buff *skb, const struct pw_p
 		if (to_proxy(skb, &p->tuple, cfg) < 0) {
 			const struct pw_decision *d = redirecting(&j);
 
-			emit(skb, &p->tuple, p->ev_dport, d, PW_EV_VERDICT_NO_PROXY, 0);
+			emit_no_proxy(skb, p, d);
 			return TC_ACT_SHOT;
 		}
 		ct_write(&p->tuple, gen, PW_CT_PROXY);
@@ -768,6 +793,8 @@ int from_pod(struct __sk_buff *skb)
 	case PW_PARSE_PASS:
 		return TC_ACT_OK;
 	case PW_PARSE_DROP:
+		if (p.drop_reason)
+			emit_drop(skb, &p, PW_DIR_EGRESS, p.drop_reason);
 		return TC_ACT_SHOT;
 	default:
 		break;
@@ -775,8 +802,10 @@ int from_pod(struct __sk_buff *skb)
 
 	/* Anti-spoofing: every identity below is derived from the source address, so it must be this pod's. */
 	src_ep = endpoint_of(p.tuple.saddr);
-	if (!src_ep || src_ep->ifindex != skb->ifindex)
+	if (!src_ep || src_ep->ifindex != skb->ifindex) {
+		emit_drop(skb, &p, PW_DIR_EGRESS, PW_DROP_INVALID_SOURCE_IP);
 		return TC_ACT_SHOT;
+	}
 	learn_l2(skb, p.tuple.saddr);
 
 	cfg = config_get();
@@ -842,7 +871,7 @@ static __always_inline int to_pod_new(struct __sk_buff *skb, const struct pw_pkt
 	if (act == PW_ACT_PROXY) {
 		/* A redirect for a non-host peer arriving here cannot reach the proxy: bpf_sk_assign works at tc ingress
 		 * only. Fail closed. (The host's redirects were turned into allows by judge_direction.) */
-		emit(skb, &p->tuple, p->ev_dport, &j.in, PW_EV_VERDICT_NO_PROXY, 0);
+		emit_no_proxy(skb, p, &j.in);
 		return TC_ACT_SHOT;
 	}
 	if (p->stateful)
@@ -868,6 +897,8 @@ int to_pod(struct __sk_buff *skb)
 	case PW_PARSE_PASS:
 		return TC_ACT_OK;
 	case PW_PARSE_DROP:
+		if (p.drop_reason)
+			emit_drop(skb, &p, PW_DIR_INGRESS, p.drop_reason);
 		return TC_ACT_SHOT;
 	default:
 		break;

@@ -192,6 +192,12 @@ struct pw_revnat_val {
 #define PW_EV_VERDICT_REDIRECT 4 /* to the L7 proxy */
 #define PW_EV_VERDICT_DENIED 5   /* no rule allows it (default deny, POLICY_DENIED) */
 #define PW_EV_VERDICT_NO_PROXY 6 /* redirect wanted but no proxy socket: dropped (fail closed) */
+#define PW_EV_VERDICT_DROPPED 7  /* dropped by the datapath itself, not by a policy: see drop_reason */
+/* pw_event.drop_reason: Hubble's DropReason codes (Cilium's pkg/monitor/api), for DROPPED and NO_PROXY records. */
+#define PW_DROP_INVALID_SOURCE_IP 132      /* anti-spoofing: the source address is not the interface's pod */
+#define PW_DROP_FRAGMENT_NOT_FOUND 175     /* a later fragment whose first fragment was not seen */
+#define PW_DROP_SOCKET_LOOKUP_FAILED 178   /* L7 redirect: no proxy socket */
+#define PW_DROP_PROXY_UNSUPPORTED_PROTO 180 /* L7 redirect of a protocol the proxy does not take (not TCP) */
 #define PW_EV_LEVEL_IP 0
 #define PW_EV_LEVEL_IDENTITY 1
 #define PW_EV_LEVEL_PODS 2
@@ -211,8 +217,8 @@ struct pw_event {
 	__u8 level;
 	__u32 peer_identity; /* identity of the other side, as the decision used it */
 	__u32 flags;
-	__u32 ifindex; /* interface the program ran on */
-	__u32 pad;
+	__u32 ifindex;     /* interface the program ran on */
+	__u32 drop_reason; /* PW_DROP_* for DROPPED and NO_PROXY records, else 0 */
 };
 
 #endif

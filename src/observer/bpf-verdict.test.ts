@@ -6,6 +6,10 @@ import {
   IPPROTO_UDP,
   PW_DIR_EGRESS,
   PW_DIR_INGRESS,
+  PW_DROP_FRAGMENT_NOT_FOUND,
+  PW_DROP_INVALID_SOURCE_IP,
+  PW_DROP_PROXY_UNSUPPORTED_PROTO,
+  PW_DROP_SOCKET_LOOKUP_FAILED,
   PW_EV_FLAG_CUT,
   PW_EV_LEVEL_DEFAULT,
   PW_EV_LEVEL_HOST,
@@ -14,11 +18,12 @@ import {
   PW_EV_VERDICT_ALLOW,
   PW_EV_VERDICT_DENIED,
   PW_EV_VERDICT_DENY,
+  PW_EV_VERDICT_DROPPED,
   PW_EV_VERDICT_NO_PROXY,
   PW_EV_VERDICT_REDIRECT,
   type PwEvent,
 } from '../datapath/ebpf/layout.js';
-import { verdictFromBpfEvent, verdictFromEvent } from './bpf-verdict.js';
+import { dropFromEvent, flowsFromBpfEvent, verdictFromBpfEvent, verdictFromEvent } from './bpf-verdict.js';
 
 const A = 0x0a000105; // 10.0.1.5
 const B = 0x0a000207; // 10.0.2.7
@@ -38,9 +43,64 @@ function ev(over: Partial<PwEvent>): PwEvent {
     peerIdentity: 1001,
     flags: 0,
     ifindex: 7,
+    dropReason: 0,
     ...over,
   };
 }
+
+describe('dropFromEvent: the datapath’s own drops', () => {
+  const cases: [string, Partial<PwEvent>, object | undefined][] = [
+    [
+      'anti-spoofing, egress',
+      { verdict: PW_EV_VERDICT_DROPPED, dir: PW_DIR_EGRESS, dropReason: PW_DROP_INVALID_SOURCE_IP },
+      {
+        reason: 'INVALID_SOURCE_IP',
+        direction: 'egress',
+        packet: { src: '10.0.1.5', dst: '10.0.2.7', protocol: 'TCP', sport: 40000, dport: 80 },
+      },
+    ],
+    [
+      'a lost first fragment, UDP',
+      { verdict: PW_EV_VERDICT_DROPPED, proto: IPPROTO_UDP, dropReason: PW_DROP_FRAGMENT_NOT_FOUND },
+      { reason: 'FIRST_LOGICAL_DATAGRAM_FRAGMENT_NOT_FOUND', direction: 'ingress', packet: { protocol: 'UDP' } },
+    ],
+    [
+      'no proxy socket for a TCP redirect',
+      { verdict: PW_EV_VERDICT_NO_PROXY, dropReason: PW_DROP_SOCKET_LOOKUP_FAILED },
+      { reason: 'SOCKET_LOOKUP_FAILED' },
+    ],
+    [
+      'a UDP redirect',
+      { verdict: PW_EV_VERDICT_NO_PROXY, proto: IPPROTO_UDP, dropReason: PW_DROP_PROXY_UNSUPPORTED_PROTO },
+      { reason: 'PROXY_REDIRECTION_NOT_SUPPORTED_FOR_PROTOCOL' },
+    ],
+    ['a reason podwall does not know: not reported', { verdict: PW_EV_VERDICT_DROPPED, dropReason: 999 }, undefined],
+    ['a policy verdict: not a datapath drop', { verdict: PW_EV_VERDICT_DENY }, undefined],
+  ];
+  it.each(cases)('%s', (_name, over, want) => {
+    const got = dropFromEvent(ev(over), T);
+    if (want === undefined) expect(got).toBeUndefined();
+    else expect(got).toMatchObject({ time: T, ...want });
+  });
+
+  it('becomes one drop record naming the reason, no policy, the endpoints by address', () => {
+    const src = { snapshots: () => [], nodeName: 'n1' };
+    const rec = encodeEvent(ev({ verdict: PW_EV_VERDICT_DROPPED, dir: PW_DIR_EGRESS, dropReason: 132 }));
+    const flows = flowsFromBpfEvent(rec, src);
+    expect(flows).toHaveLength(1);
+    expect(flows[0]).toMatchObject({
+      verdict: 'DROPPED',
+      drop_reason_desc: 'INVALID_SOURCE_IP',
+      event_type: { type: 1, sub_type: 132 },
+      traffic_direction: 'EGRESS',
+      IP: { source: '10.0.1.5', destination: '10.0.2.7' },
+      node_name: 'n1',
+    });
+    for (const k of ['egress_denied_by', 'ingress_denied_by', 'policy_match_type'])
+      expect(flows[0]).not.toHaveProperty(k);
+    expect(flowsFromBpfEvent(Buffer.alloc(3), src)).toEqual([]);
+  });
+});
 
 describe('verdictFromEvent: eBPF verdict records as kernel verdicts', () => {
   const cases: [string, Partial<PwEvent>, object | undefined, string[]?][] = [
@@ -77,7 +137,8 @@ describe('verdictFromEvent: eBPF verdict records as kernel verdicts', () => {
     ],
     ['redirect', { verdict: PW_EV_VERDICT_REDIRECT }, { decision: { verdict: 'redirect' } }],
     ['host allowed with no rule: not reported', { level: PW_EV_LEVEL_HOST }, undefined],
-    ['no proxy socket: not reported', { verdict: PW_EV_VERDICT_NO_PROXY }, undefined],
+    ['no proxy socket: not a policy verdict (a datapath drop)', { verdict: PW_EV_VERDICT_NO_PROXY }, undefined],
+    ['a datapath drop: not a policy verdict', { verdict: PW_EV_VERDICT_DROPPED, dropReason: 132 }, undefined],
     ['unknown protocol: not reported', { proto: 47 }, undefined],
   ];
   it.each(cases)('%s', (_name, over, want, absent = []) => {

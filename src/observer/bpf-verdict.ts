@@ -17,12 +17,22 @@ import {
   PW_EV_VERDICT_AUDIT,
   PW_EV_VERDICT_DENIED,
   PW_EV_VERDICT_DENY,
+  PW_EV_VERDICT_DROPPED,
+  PW_EV_VERDICT_NO_PROXY,
   PW_EV_VERDICT_REDIRECT,
   type PwEvent,
 } from '../datapath/ebpf/layout.js';
 import { formatIpv4 } from '../datapath/ipv4.js';
 import type { LogPrefix } from '../datapath/nftables/render.js';
-import type { KernelVerdict } from './build.js';
+import {
+  type AttributionSource,
+  type DatapathDrop,
+  flowsFromDatapathDrop,
+  flowsFromVerdict,
+  type KernelVerdict,
+} from './build.js';
+import { dropReasonOf } from './drop-reasons.js';
+import type { Flow } from './flow.js';
 import type { PacketSummary } from './packet.js';
 
 const VERDICT: Record<number, LogPrefix['verdict']> = {
@@ -47,20 +57,25 @@ function wallTime(tsNs: bigint): Date {
   return new Date(Date.now() - Math.max(0, ageMs));
 }
 
+function packetOf(e: PwEvent, protocol: PacketSummary['protocol']): PacketSummary {
+  const packet: PacketSummary = { src: formatIpv4(e.saddr), dst: formatIpv4(e.daddr), protocol, proto: e.proto };
+  if (protocol === 'ICMP') packet.icmp = { type: e.dport >> 8, code: e.dport & 255 };
+  else if (protocol !== 'OTHER') {
+    packet.sport = e.sport;
+    packet.dport = e.dport;
+  }
+  return packet;
+}
+
+/** A policy verdict record (undefined for the datapath's own drops, see dropFromEvent, and unreported kinds). */
 export function verdictFromEvent(e: PwEvent, time: Date = wallTime(e.tsNs)): KernelVerdict | undefined {
   const verdict = VERDICT[e.verdict];
   const level = LEVEL[e.level];
   const protocol = PROTOCOL_NAMES[e.proto];
-  // Not mapped: host → pod allowed with no segment (the nftables datapath does not log it either) and
-  // "redirect wanted, no proxy socket" (no Hubble policy verdict fits; the proxy's absence is in `podwall status`).
+  // Not mapped: host → pod allowed with no segment (the nftables datapath does not log it either).
   if (!verdict || !level || !protocol) return undefined;
   const cut = (e.flags & PW_EV_FLAG_CUT) !== 0;
-  const packet: PacketSummary = { src: formatIpv4(e.saddr), dst: formatIpv4(e.daddr), protocol, proto: e.proto };
-  if (protocol === 'ICMP') packet.icmp = { type: e.dport >> 8, code: e.dport & 255 };
-  else {
-    packet.sport = e.sport;
-    packet.dport = e.dport;
-  }
+  const packet = packetOf(e, protocol);
   // A new connection's verdict is taken on its first packet: for TCP, the SYN.
   if (protocol === 'TCP' && !cut) packet.tcpFlags = { SYN: true };
   return {
@@ -71,6 +86,15 @@ export function verdictFromEvent(e: PwEvent, time: Date = wallTime(e.tsNs)): Ker
   };
 }
 
+/** A drop of the datapath's own (anti-spoofing, a lost first fragment, no proxy socket), else undefined. */
+export function dropFromEvent(e: PwEvent, time: Date = wallTime(e.tsNs)): DatapathDrop | undefined {
+  if (e.verdict !== PW_EV_VERDICT_DROPPED && e.verdict !== PW_EV_VERDICT_NO_PROXY) return undefined;
+  const reason = dropReasonOf(e.dropReason);
+  if (!reason) return undefined;
+  const packet = packetOf(e, PROTOCOL_NAMES[e.proto] ?? 'OTHER');
+  return { time, reason, direction: e.dir === PW_DIR_INGRESS ? 'ingress' : 'egress', packet };
+}
+
 /** A raw ring-buffer record (undefined when it is not one the flow pipeline reports, or malformed). */
 export function verdictFromBpfEvent(record: Buffer): KernelVerdict | undefined {
   try {
@@ -78,4 +102,18 @@ export function verdictFromBpfEvent(record: Buffer): KernelVerdict | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The flow records for one raw ring-buffer record: a policy verdict's, or a datapath drop's; none if malformed. */
+export function flowsFromBpfEvent(record: Buffer, src: AttributionSource): Flow[] {
+  let e: PwEvent;
+  try {
+    e = decodeEvent(record);
+  } catch {
+    return [];
+  }
+  const v = verdictFromEvent(e);
+  if (v) return flowsFromVerdict(v, src);
+  const d = dropFromEvent(e);
+  return d ? flowsFromDatapathDrop(d, src) : [];
 }

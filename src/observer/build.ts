@@ -16,6 +16,7 @@ import type { CompiledCluster } from '../policy/resolve/compile.js';
 import { identityOfIp } from '../policy/resolve/universe.js';
 import type { DirectionVerdict, FlowVerdict, Flow as PolicyFlow, Protocol, RuleRef } from '../policy/types.js';
 import type { HttpEvent } from '../proxy/server.js';
+import { DROP_REASONS, type DropReasonDesc } from './drop-reasons.js';
 import {
   EVENT_DROP,
   EVENT_L7,
@@ -293,7 +294,7 @@ export function flowsFromVerdict(v: KernelVerdict, src: AttributionSource): Flow
   const drop: Flow = {
     ...base,
     uuid: randomUUID(),
-    event_type: { type: EVENT_DROP, sub_type: base.drop_reason_desc === 'POLICY_DENY' ? 181 : 133 },
+    event_type: { type: EVENT_DROP, sub_type: DROP_REASONS[base.drop_reason_desc ?? 'POLICY_DENIED'].code },
   };
   delete drop.policy_match_type;
   delete drop.is_reply;
@@ -301,6 +302,42 @@ export function flowsFromVerdict(v: KernelVerdict, src: AttributionSource): Flow
   // policy-verdict events are for new connections and re-checked established flows surface as drops).
   if (prefix.cut) return [drop];
   return [base, drop];
+}
+
+/**
+ * A packet the datapath dropped for a reason of its own, not a policy's: a source address that is not the sending
+ * pod's (anti-spoofing), a fragment whose first fragment never came, an L7 redirect the proxy could not take.
+ */
+export interface DatapathDrop {
+  time: Date;
+  reason: DropReasonDesc;
+  /** Which way the packet was going: egress when its pod sent it, ingress on its way to one. */
+  direction: 'ingress' | 'egress';
+  packet: PacketSummary;
+}
+
+/** The drop record for a DatapathDrop: no policy decided it, so no policy is named; the endpoints by address. */
+export function flowsFromDatapathDrop(d: DatapathDrop, src: AttributionSource): Flow[] {
+  const p = d.packet;
+  const c = src.snapshots()[0]?.compiled;
+  const flow: Flow = {
+    time: d.time.toISOString(),
+    uuid: randomUUID(),
+    verdict: 'DROPPED',
+    drop_reason_desc: d.reason,
+    IP: { source: p.src, destination: p.dst, ipVersion: 'IPv4' },
+    source: c ? endpointOf(c, p.src) : { identity: 0, labels: [] },
+    destination: c ? endpointOf(c, p.dst) : { identity: 0, labels: [] },
+    Type: 'L3_L4',
+    ...(src.nodeName ? { node_name: src.nodeName } : {}),
+    event_type: { type: EVENT_DROP, sub_type: DROP_REASONS[d.reason].code },
+    traffic_direction: d.direction === 'ingress' ? 'INGRESS' : 'EGRESS',
+  };
+  const l4 = layer4(p);
+  if (l4) flow.l4 = l4;
+  const sum = summaryOf(p);
+  if (sum) flow.Summary = sum;
+  return [flow];
 }
 
 function isIp(s: string): boolean {

@@ -6,6 +6,7 @@
  * Replies flip the sides and use `<-`; drops (reply unknown) use `<>`. With `printPolicyNames`,
  * `ALLOWED BY <kind> <ns>/<name>` / `DENIED BY …` is appended. Pure.
  */
+import { DROP_REASONS } from './drop-reasons.js';
 import { EVENT_DROP, EVENT_L7, EVENT_POLICY_VERDICT, type Flow, type FlowEndpoint, type FlowPolicy } from './flow.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -50,7 +51,7 @@ function typeText(f: Flow): string {
     case EVENT_POLICY_VERDICT:
       return `policy-verdict:${MATCH[f.policy_match_type ?? 0] ?? 'none'} ${f.traffic_direction}`;
     case EVENT_DROP:
-      return f.drop_reason_desc === 'POLICY_DENY' ? 'Policy denied by denylist' : 'Policy denied';
+      return DROP_REASONS[f.drop_reason_desc ?? 'POLICY_DENIED'].text;
     case EVENT_L7:
       return f.l7?.type === 'RESPONSE' ? 'http-response' : 'http-request';
     default:

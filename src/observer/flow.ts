@@ -4,6 +4,10 @@
  * Only the fields podwall fills are typed. Plain data: the store, the filters and the printers all work on these.
  */
 
+import type { DropReasonDesc } from './drop-reasons.js';
+
+export type { DropReasonDesc };
+
 export const VERDICTS = ['FORWARDED', 'DROPPED', 'ERROR', 'AUDIT', 'REDIRECTED'] as const;
 export type FlowVerdictName = (typeof VERDICTS)[number];
 
@@ -11,8 +15,6 @@ export type FlowVerdictName = (typeof VERDICTS)[number];
 export const EVENT_DROP = 1;
 export const EVENT_POLICY_VERDICT = 5;
 export const EVENT_L7 = 129;
-
-export type DropReasonDesc = 'POLICY_DENIED' | 'POLICY_DENY';
 
 export interface TcpFlags {
   SYN?: boolean;

@@ -21,12 +21,11 @@ import { IdentityAllocator } from '../../identity/allocator.js';
 import type { KubeClient } from '../../kube/client.js';
 import { Informer } from '../../kube/informer.js';
 import { RESOURCE_REFS } from '../../kube/resources.js';
-import { verdictFromBpfEvent } from '../../observer/bpf-verdict.js';
+import { flowsFromBpfEvent } from '../../observer/bpf-verdict.js';
 import {
   type AttributionSource,
   flowsFromHttp,
   flowsFromNflog,
-  flowsFromVerdict,
   type PolicySnapshot,
 } from '../../observer/build.js';
 import { type NflogReader, openNflog } from '../../observer/nflog.js';
@@ -268,8 +267,7 @@ export class EnforcementComponent {
         stateDir: join(ctx.home, 'enforcement'),
         tproxy: this.settings.tproxy,
         onEvent: (rec) => {
-          const v = verdictFromBpfEvent(rec);
-          if (v) for (const f of flowsFromVerdict(v, this.attribution)) this.store.add(f);
+          for (const f of flowsFromBpfEvent(rec, this.attribution)) this.store.add(f);
         },
       });
     else if (!this.opts.driver)

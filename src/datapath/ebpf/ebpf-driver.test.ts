@@ -6,8 +6,8 @@
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { verdictFromBpfEvent } from '../../observer/bpf-verdict.js';
-import type { KernelVerdict } from '../../observer/build.js';
+import { dropFromEvent, verdictFromBpfEvent } from '../../observer/bpf-verdict.js';
+import type { DatapathDrop, KernelVerdict } from '../../observer/build.js';
 import { endpoint, enforced } from '../builders.test-helper.js';
 import { runDriverContract } from '../contract.test-helper.js';
 import { aMayReachB, liveContractHarness } from '../live-contract.test-helper.js';
@@ -16,6 +16,7 @@ import type { EndpointState } from '../types.js';
 import { createEbpfDriver } from './ebpf-driver.js';
 import { openEvents } from './kernel/events.js';
 import { bpfObjectPath, loadDatapath } from './kernel/loader.js';
+import { decodeEvent } from './layout.js';
 
 const isRoot = process.getuid?.() === 0;
 const live = isRoot && existsSync(bpfObjectPath());
@@ -148,7 +149,17 @@ describe.skipIf(!live)('eBPF driver (live): agent death, restart, anti-spoofing,
     const n = await createTestNet(['a', 'b']);
     const b = n.pods.b!;
     const hostIp = n.addr(100);
-    const driver = createEbpfDriver({ stateDir: dir, manageRouting: false, interfaceOf: interfacesOf(n) });
+    const drops: DatapathDrop[] = [];
+    const driver = createEbpfDriver({
+      stateDir: dir,
+      manageRouting: false,
+      interfaceOf: interfacesOf(n),
+      onEvent: (rec) => {
+        const d = dropFromEvent(decodeEvent(rec));
+        if (d) drops.push(d);
+      },
+      eventPollMs: 10,
+    });
     try {
       await driver.apply(aMayReachB(n, 81, [hostIp]));
       expect((await n.curl('a', `http://${b.ip}:81/`, { timeoutS: 2 })).code).toBe(200);
@@ -156,6 +167,15 @@ describe.skipIf(!live)('eBPF driver (live): agent death, restart, anti-spoofing,
       await n.exec('a', ['ip', 'addr', 'add', `${hostIp}/32`, 'dev', 'eth0']);
       const r = await n.curl('a', `http://${b.ip}:80/`, { timeoutS: 1, extra: ['--interface', hostIp] });
       expect(r.exit).not.toBe(0);
+      // Reported as what it is: not a policy's drop.
+      await new Promise((res) => setTimeout(res, 50));
+      expect(drops).toContainEqual(
+        expect.objectContaining({
+          reason: 'INVALID_SOURCE_IP',
+          direction: 'egress',
+          packet: expect.objectContaining({ src: hostIp, dst: b.ip, protocol: 'TCP', dport: 80 }),
+        }),
+      );
     } finally {
       await driver.teardown();
       await n.teardown();

@@ -65,6 +65,11 @@ export const PW_EV_VERDICT_DENY = 3;
 export const PW_EV_VERDICT_REDIRECT = 4;
 export const PW_EV_VERDICT_DENIED = 5;
 export const PW_EV_VERDICT_NO_PROXY = 6;
+export const PW_EV_VERDICT_DROPPED = 7;
+export const PW_DROP_INVALID_SOURCE_IP = 132;
+export const PW_DROP_FRAGMENT_NOT_FOUND = 175;
+export const PW_DROP_SOCKET_LOOKUP_FAILED = 178;
+export const PW_DROP_PROXY_UNSUPPORTED_PROTO = 180;
 export const PW_EV_LEVEL_IP = 0;
 export const PW_EV_LEVEL_IDENTITY = 1;
 export const PW_EV_LEVEL_PODS = 2;
@@ -533,6 +538,8 @@ export interface PwEvent {
   /** PW_EV_FLAG_* bits. */
   flags: number;
   ifindex: number;
+  /** PW_DROP_* (Hubble DropReason) for DROPPED and NO_PROXY records, else 0. */
+  dropReason: number;
 }
 
 function isIcmp(proto: number): boolean {
@@ -558,6 +565,7 @@ export function encodeEvent(e: PwEvent): Buffer {
   b.writeUInt32LE(e.peerIdentity, 24);
   b.writeUInt32LE(e.flags, 28);
   b.writeUInt32LE(e.ifindex, 32);
+  b.writeUInt32LE(e.dropReason, 36);
   return b;
 }
 export function decodeEvent(b: Buffer): PwEvent {
@@ -576,5 +584,6 @@ export function decodeEvent(b: Buffer): PwEvent {
     peerIdentity: b.readUInt32LE(24),
     flags: b.readUInt32LE(28),
     ifindex: b.readUInt32LE(32),
+    dropReason: b.readUInt32LE(36),
   };
 }

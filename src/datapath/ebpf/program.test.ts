@@ -133,7 +133,10 @@ const tupleOf = (f: FrameOpts): Tuple => ({
 });
 
 /** An event as the test expects it: the fields that matter, with the packet's addresses filled in by `ev()`. */
-function ev(f: FrameOpts, e: { dir: number; verdict: number; level: number; peer: number; flags?: number }) {
+function ev(
+  f: FrameOpts,
+  e: { dir: number; verdict: number; level: number; peer: number; flags?: number; dropReason?: number },
+) {
   return {
     saddr: f.src,
     daddr: f.dst,
@@ -145,8 +148,13 @@ function ev(f: FrameOpts, e: { dir: number; verdict: number; level: number; peer
     peerIdentity: e.peer,
     flags: e.flags ?? 0,
     ifindex: LO,
+    dropReason: e.dropReason ?? 0,
   };
 }
+
+/** A drop of the datapath's own (Hubble drop reason `reason`), on a packet going `dir`. */
+const dropEv = (f: FrameOpts, dir: number, reason: number) =>
+  ev(f, { dir, verdict: EV.dropped, level: 0, peer: 0, dropReason: reason });
 
 describe.skipIf(!IS_ROOT)('podwall.bpf.o under BPF_PROG_TEST_RUN', () => {
   beforeEach(async () => {
@@ -195,20 +203,24 @@ describe.skipIf(!IS_ROOT)('podwall.bpf.o under BPF_PROG_TEST_RUN', () => {
       ct: null,
     },
     {
-      name: 'a later IPv4 fragment whose first fragment was never seen: dropped (program-fragments.test.ts has the rest)',
+      name: 'a later IPv4 fragment whose first fragment was never seen: dropped, reported (program-fragments.test.ts has the rest)',
       packet: { ...tcp(A.ip, R.ip, 80), fragOff: 0x2010 },
       retval: TC_ACT_SHOT,
+      // Its "ports" are unknown: the record carries the addresses and protocol.
+      events: [{ ...dropEv({ ...tcp(A.ip, R.ip, 0) }, DIR.egress, 175), dport: 0 }],
     },
     {
-      name: 'anti-spoofing: unknown source address dropped',
+      name: 'anti-spoofing: unknown source address dropped, reported as an invalid source',
       packet: tcp('10.213.0.99', R.ip, 80),
       retval: TC_ACT_SHOT,
+      events: [dropEv(tcp('10.213.0.99', R.ip, 80), DIR.egress, 132)],
     },
     {
-      name: 'anti-spoofing: source address of an endpoint on another interface dropped',
+      name: 'anti-spoofing: source address of an endpoint on another interface dropped, reported',
       setup: (m) => endpoint(m, A, 0, 999),
       packet: toR,
       retval: TC_ACT_SHOT,
+      events: [dropEv(toR, DIR.egress, 132)],
     },
     {
       name: 'egress not enforced: passed, judged mark, entry written, no event',
@@ -448,7 +460,7 @@ describe.skipIf(!IS_ROOT)('podwall.bpf.o under BPF_PROG_TEST_RUN', () => {
       retval: TC_ACT_SHOT,
       events: [
         ev(toR, { dir: DIR.egress, verdict: EV.redirect, level: EV_LEVEL.wildcard, peer: R.id }),
-        ev(toR, { dir: DIR.egress, verdict: EV.noProxy, level: EV_LEVEL.wildcard, peer: R.id }),
+        ev(toR, { dir: DIR.egress, verdict: EV.noProxy, level: EV_LEVEL.wildcard, peer: R.id, dropReason: 178 }),
       ],
     },
     {
@@ -467,7 +479,7 @@ describe.skipIf(!IS_ROOT)('podwall.bpf.o under BPF_PROG_TEST_RUN', () => {
         ),
         ev(
           { src: A.ip, dst: R.ip, proto: UDP, dport: 53 },
-          { dir: DIR.egress, verdict: EV.noProxy, level: EV_LEVEL.wildcard, peer: R.id },
+          { dir: DIR.egress, verdict: EV.noProxy, level: EV_LEVEL.wildcard, peer: R.id, dropReason: 180 },
         ),
       ],
     },
@@ -571,7 +583,13 @@ describe.skipIf(!IS_ROOT)('podwall.bpf.o under BPF_PROG_TEST_RUN', () => {
       retval: TC_ACT_SHOT,
       events: [
         ev(tcp(R.ip, A.ip, 80), { dir: DIR.ingress, verdict: EV.redirect, level: EV_LEVEL.wildcard, peer: R.id }),
-        ev(tcp(R.ip, A.ip, 80), { dir: DIR.ingress, verdict: EV.noProxy, level: EV_LEVEL.wildcard, peer: R.id }),
+        ev(tcp(R.ip, A.ip, 80), {
+          dir: DIR.ingress,
+          verdict: EV.noProxy,
+          level: EV_LEVEL.wildcard,
+          peer: R.id,
+          dropReason: 178,
+        }),
       ],
     },
     {
