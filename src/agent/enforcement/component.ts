@@ -22,12 +22,7 @@ import type { KubeClient } from '../../kube/client.js';
 import { Informer } from '../../kube/informer.js';
 import { RESOURCE_REFS } from '../../kube/resources.js';
 import { flowsFromBpfEvent } from '../../observer/bpf-verdict.js';
-import {
-  type AttributionSource,
-  flowsFromHttp,
-  flowsFromNflog,
-  type PolicySnapshot,
-} from '../../observer/build.js';
+import { type AttributionSource, flowsFromHttp, flowsFromNflog, type PolicySnapshot } from '../../observer/build.js';
 import { type NflogReader, openNflog } from '../../observer/nflog.js';
 import { type ObserverServer, startObserverServer } from '../../observer/server.js';
 import { FlowStore } from '../../observer/store.js';
