@@ -726,7 +726,8 @@ static __always_inline int deliver(struct __sk_buff *skb, const struct pw_pkt *p
 		goto stack;
 	if (!dst_ep)
 		dst_ep = endpoint_of(p->tuple.daddr);
-	if (!dst_ep || !dst_ep->ifindex)
+	/* bpf_redirect_peer drops what it cannot deliver: only an interface with a peer in the pod (veth) qualifies. */
+	if (!dst_ep || !dst_ep->ifindex || !(dst_ep->flags & PW_EP_PEER))
 		goto stack;
 	dst = bpf_map_lookup_elem(&l2, &k);
 	if (!dst || dst->ifindex != dst_ep->ifindex)

@@ -53,6 +53,7 @@ struct pw_endpoint_key {
 #define PW_EP_EGRESS_ENFORCED 0x2
 #define PW_EP_INGRESS_DEFAULT_ALLOW 0x4
 #define PW_EP_EGRESS_DEFAULT_ALLOW 0x8
+#define PW_EP_PEER 0x10 /* its interface has a peer in the pod (veth): host routing may hand packets to it */
 struct pw_endpoint_val {
 	__u32 identity;
 	__u32 ifindex; /* host-side veth; from_pod drops a packet whose source IP belongs to another interface */

@@ -5,6 +5,7 @@
  * the compiled object (npm run build); skipped otherwise.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropFromEvent, verdictFromBpfEvent } from '../../observer/bpf-verdict.js';
 import type { DatapathDrop, KernelVerdict } from '../../observer/build.js';
@@ -14,8 +15,10 @@ import { aMayReachB, liveContractHarness } from '../live-contract.test-helper.js
 import { createTestNet, type TestNet } from '../testing-netns.js';
 import type { EndpointState } from '../types.js';
 import { createEbpfDriver } from './ebpf-driver.js';
+import { mountBpffs, unmountBpffs } from './kernel/bpffs.js';
 import { openEvents } from './kernel/events.js';
 import { bpfObjectPath, loadDatapath } from './kernel/loader.js';
+import { libbpf } from './kernel/native.js';
 import { decodeEvent } from './layout.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -143,6 +146,24 @@ describe.skipIf(!live)('eBPF driver (live): agent death, restart, anti-spoofing,
       }
     },
   );
+
+  it('teardown unmounts a bpffs whose maps another build pinned (layouts that cannot be opened)', async () => {
+    const other = stateDir();
+    const dir = stateDir();
+    await mountBpffs(join(other, 'bpf'));
+    await mountBpffs(join(dir, 'bpf'));
+    const dp = loadDatapath({ pinDir: join(other, 'bpf') });
+    try {
+      // An `endpoints` pin with the connection table's key size: what a build with another layout would leave.
+      expect(libbpf().bpf_obj_pin(dp.maps.ct.fd, join(dir, 'bpf', 'endpoints'))).toBe(0);
+      expect(() => loadDatapath({ pinDir: join(dir, 'bpf') })).toThrow();
+    } finally {
+      dp.close();
+      await unmountBpffs(join(other, 'bpf'));
+    }
+    await createEbpfDriver({ stateDir: dir, manageRouting: false }).teardown();
+    expect(ourMounts(dir)).toBe('');
+  });
 
   it('a pod cannot pose as the host: a spoofed source address is dropped before it is judged', async () => {
     const dir = stateDir();

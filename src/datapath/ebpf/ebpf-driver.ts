@@ -207,8 +207,12 @@ export function createEbpfDriver(opts: EbpfDriverOptions): EbpfDriver {
       const first = dp === undefined;
       if (!dp) dp = await open();
       const loaded = dp;
-      const ifindexes = interfaces.resolve(state.endpoints);
-      const next = lowerer.lower(state, (ep) => ifindexes.get(ep.name) ?? 0);
+      const ifaces = interfaces.resolve(state.endpoints);
+      const next = lowerer.lower(
+        state,
+        (ep) => ifaces.get(ep.name)?.ifindex ?? 0,
+        (ep) => ifaces.get(ep.name)?.peer ?? false,
+      );
       const ops = diffLowered(installed, next);
       const t1 = performance.now();
       write(loaded, ops);
@@ -223,7 +227,7 @@ export function createEbpfDriver(opts: EbpfDriverOptions): EbpfDriver {
       const t2 = performance.now();
       // Maps first: a new endpoint's own program must find its entry (anti-spoofing), and other pods judge its
       // ingress from their own programs as soon as the entry exists.
-      const want = new Set([...ifindexes.values()].filter((i) => i > 0));
+      const want = new Set([...ifaces.values()].map((f) => f.ifindex).filter((i) => i > 0));
       // On the first apply, attach everything afresh: an earlier agent's filters are replaced in place by this
       // driver's programs, and the ones of endpoints that went while no agent ran are removed.
       const attachChanges = syncAttachments(loaded, want, first);
@@ -236,8 +240,13 @@ export function createEbpfDriver(opts: EbpfDriverOptions): EbpfDriver {
       stopEvents();
       if (!dp && (await isBpffsMount(pinDir))) {
         // A datapath an earlier agent left (restart, then teardown): its endpoints map names the interfaces.
-        dp = load();
-        attached = new Set(endpointIfindexes(readInstalled(dp).endpoints));
+        // If its maps cannot be opened (another build's layout), unmounting below still releases its links.
+        try {
+          dp = load();
+          attached = new Set(endpointIfindexes(readInstalled(dp).endpoints));
+        } catch {
+          dp = undefined;
+        }
       }
       if (dp) {
         for (const i of attached) hooks.remove(i);

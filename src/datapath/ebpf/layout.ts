@@ -38,6 +38,7 @@ export const PW_EP_INGRESS_ENFORCED = 0x1;
 export const PW_EP_EGRESS_ENFORCED = 0x2;
 export const PW_EP_INGRESS_DEFAULT_ALLOW = 0x4;
 export const PW_EP_EGRESS_DEFAULT_ALLOW = 0x8;
+export const PW_EP_PEER = 0x10;
 
 export const PW_DIR_INGRESS = 0;
 export const PW_DIR_EGRESS = 1;

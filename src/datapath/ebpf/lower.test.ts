@@ -18,6 +18,7 @@ import {
   PW_EP_EGRESS_DEFAULT_ALLOW,
   PW_EP_EGRESS_ENFORCED,
   PW_EP_INGRESS_ENFORCED,
+  PW_EP_PEER,
   PW_MAX_ENDPOINTS,
 } from './layout.js';
 import { disjointPieces, type Lowered, Lowerer, LoweringError, portBlocks } from './lower.js';
@@ -503,6 +504,34 @@ describe('lower: caching', () => {
     const b2 = ep('b', '10.0.0.6', 95);
     const third = lw.lower(desired({ endpoints: [a, b2] }), (e) => (e === a ? 4 : 3));
     expect(bytes(third)).toEqual(bytes(new Lowerer().lower(desired({ endpoints: [a, b2] }), (e) => (e === a ? 4 : 3))));
+  });
+
+  it('an interface with a peer (a veth) marks the endpoint PW_EP_PEER; no interface, no mark; a change rewrites it', () => {
+    const a = ep('a', '10.0.0.5', 80);
+    const lw = new Lowerer();
+    const flagsOf = (l: Lowered) => decodeEndpointVal([...l.endpoints.values()][0]!.value).flags;
+    const veth = lw.lower(
+      desired({ endpoints: [a] }),
+      () => 3,
+      () => true,
+    );
+    expect(flagsOf(veth) & PW_EP_PEER).toBe(PW_EP_PEER);
+    const other = lw.lower(
+      desired({ endpoints: [a] }),
+      () => 3,
+      () => false,
+    );
+    expect(flagsOf(other) & PW_EP_PEER).toBe(0);
+    expect(diffLowered(veth, other).map((o) => `${o.map} ${o.kind}`)).toEqual(['endpoints update']);
+    expect(
+      flagsOf(
+        new Lowerer().lower(
+          desired({ endpoints: [a] }),
+          () => 0,
+          () => true,
+        ),
+      ) & PW_EP_PEER,
+    ).toBe(0);
   });
 
   it('property: a Lowerer fed a sequence of states matches a fresh Lowerer on every one', () => {

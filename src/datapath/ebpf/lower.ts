@@ -5,7 +5,8 @@
  *
  * - ipcache: every entry as an LPM key (address masked to its prefix; later duplicates of one prefix win, like
  *   IdentityResolver), plus each host IP as a /32 → PW_ID_HOST unless the ipcache already has that /32.
- * - endpoints: ip → {identity, ifindex, flags}; the ifindex comes from the caller (`ifindexOf`), 0 stays 0.
+ * - endpoints: ip → {identity, ifindex, flags}; the ifindex comes from the caller (`ifindexOf`), 0 stays 0, and so
+ *   does whether that interface is a veth (`peerOf` → PW_EP_PEER).
  * - policy: per endpoint, per *enforced* direction, per level (byIp → ip, byIdentity → identity, pods, wildcard),
  *   per protocol: the level's segments made disjoint (input order wins where they overlap, like `findSegment`),
  *   adjacent pieces with the same verdict merged, then split into aligned power-of-two port blocks (2^k ports →
@@ -49,6 +50,7 @@ import {
   PW_EP_EGRESS_ENFORCED,
   PW_EP_INGRESS_DEFAULT_ALLOW,
   PW_EP_INGRESS_ENFORCED,
+  PW_EP_PEER,
   PW_ID_HOST,
   PW_LEVEL_IDENTITY,
   PW_LEVEL_IP,
@@ -317,6 +319,7 @@ function endpointFlags(ep: EndpointState): number {
 
 interface EndpointCache {
   ifindex: number;
+  peer: boolean;
   epHex: string;
   epEntry: Entry;
   policy: PolicyGroup;
@@ -367,7 +370,15 @@ export class Lowerer {
   /** The ipcache input of the last call (prefixes, identities, host IPs), to reuse its map when unchanged. */
   private lastIpcache: { prefixes: string[]; identities: number[]; hostIps: string[] } | undefined;
 
-  lower(state: DesiredState, ifindexOf: (ep: EndpointState) => number = () => 0): Lowered {
+  /**
+   * `ifindexOf`: the endpoint's host-side interface (0: none); `peerOf`: whether that interface has a peer in the
+   * pod (a veth), which lets host routing hand packets to it (PW_EP_PEER).
+   */
+  lower(
+    state: DesiredState,
+    ifindexOf: (ep: EndpointState) => number = () => 0,
+    peerOf: (ep: EndpointState) => boolean = () => false,
+  ): Lowered {
     const call = this.calls + 1;
     const last = this.last;
 
@@ -431,14 +442,16 @@ export class Lowerer {
       const ifindex = ifindexOf(ep);
       if (!Number.isInteger(ifindex) || ifindex < 0 || ifindex > U32_MAX)
         throw new LoweringError(`endpoint ${ep.name}: bad ifindex ${ifindex}`);
+      const peer = ifindex > 0 && peerOf(ep);
       const cached = this.endpointCache.get(ep);
       let c = cached;
-      if (!c || c.ifindex !== ifindex) {
+      if (!c || c.ifindex !== ifindex || c.peer !== peer) {
         allReused = false;
         const epIp = parseAddress(ep.ip, `endpoint ${ep.name}`);
         const identity = checkIdentity(ep.identity, `endpoint ${ep.name}`);
         const key = c ? c.epEntry.key : encodeEndpointKey({ ip: epIp });
-        const epEntry = { key, value: encodeEndpointVal({ identity, ifindex, flags: endpointFlags(ep) }) };
+        const flags = endpointFlags(ep) | (peer ? PW_EP_PEER : 0);
+        const epEntry = { key, value: encodeEndpointVal({ identity, ifindex, flags }) };
         let pol = c?.policy;
         if (!pol) {
           pol = { hex: [], entries: [] };
@@ -446,7 +459,7 @@ export class Lowerer {
           lowerDirection(pol, ep, epIp, 'egress');
           added.push(pol);
         }
-        c = { ifindex, epHex: c ? c.epHex : key.toString('hex'), epEntry, policy: pol };
+        c = { ifindex, peer, epHex: c ? c.epHex : key.toString('hex'), epEntry, policy: pol };
       }
       endpointCache.set(ep, c);
     }

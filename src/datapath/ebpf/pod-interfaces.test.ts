@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseProcNetRoute, podRoutes } from './pod-interfaces.js';
+import { hasPeer, parseProcNetRoute, podRoutes } from './pod-interfaces.js';
 
 describe('podRoutes: pod IP → host veth, only through podwall-named devices', () => {
   it.each([
@@ -39,5 +39,14 @@ describe('parseProcNetRoute: /proc/net/route rows (hex, host byte order)', () =>
       { dst: '10.244.0.0/16', dev: 'pw-br' },
     ]);
     expect([...podRoutes(parseProcNetRoute(text))]).toEqual([['10.244.0.5', 'pw-0a1b2c3d4e5f']]);
+  });
+});
+
+describe('hasPeer: whether host routing can hand packets to the interface', () => {
+  it('loopback links to itself: no peer', () => {
+    expect(hasPeer('lo', 1)).toBe(false);
+  });
+  it('an interface that does not exist: no peer', () => {
+    expect(hasPeer('pw-no-such-if', 4242)).toBe(false);
   });
 });

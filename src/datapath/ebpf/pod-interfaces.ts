@@ -46,21 +46,30 @@ export function podRoutes(rows: readonly RouteRow[]): Map<string, string> {
   return out;
 }
 
+/** An endpoint's host-side interface: its ifindex (0: none found) and whether it has a peer in the pod. */
+export interface PodInterface {
+  ifindex: number;
+  /** A veth (or any device whose link is another device): bpf_redirect_peer can hand packets to the pod. */
+  peer: boolean;
+}
+
 export class PodInterfaces {
   private routes = new Map<string, string>();
+  /** `name@ifindex` → peer, so sysfs is read once per interface, not on every apply. */
+  private peers = new Map<string, boolean>();
 
   constructor(private readonly named?: (ep: EndpointState) => string | undefined) {}
 
-  /** ifindex per endpoint name (0: no interface found; the endpoint is judged as a destination only). */
-  resolve(endpoints: readonly EndpointState[]): Map<string, number> {
-    const out = new Map<string, number>();
+  /** The interface per endpoint name (ifindex 0: none found; the endpoint is judged as a destination only). */
+  resolve(endpoints: readonly EndpointState[]): Map<string, PodInterface> {
+    const out = new Map<string, PodInterface>();
     const missing: EndpointState[] = [];
     for (const ep of endpoints) {
       // Looked up on every apply (one if_nametoindex per local endpoint): a pod recreated under the same
       // interface name gets a new ifindex.
       const name = (this.named ? this.named(ep) : ep.hostIfname) ?? this.routes.get(ep.ip);
       const i = name ? ifindexOf(name) : 0;
-      if (i > 0) out.set(ep.name, i);
+      if (i > 0) out.set(ep.name, this.found(name!, i));
       else missing.push(ep);
     }
     if (missing.length === 0 || this.named) return out;
@@ -68,9 +77,35 @@ export class PodInterfaces {
     this.routes = podRoutes(readRoutes());
     for (const ep of missing) {
       const name = this.routes.get(ep.ip);
-      out.set(ep.name, name ? ifindexOf(name) : 0);
+      const i = name ? ifindexOf(name) : 0;
+      out.set(ep.name, i > 0 ? this.found(name!, i) : { ifindex: 0, peer: false });
     }
     return out;
+  }
+
+  private found(name: string, ifindex: number): PodInterface {
+    const key = `${name}@${ifindex}`;
+    let peer = this.peers.get(key);
+    if (peer === undefined) {
+      peer = hasPeer(name, ifindex);
+      if (this.peers.size > 65536) this.peers.clear();
+      this.peers.set(key, peer);
+    }
+    return { ifindex, peer };
+  }
+}
+
+/**
+ * Whether an interface is linked to another device (`iflink` names a different ifindex): true for a veth (its
+ * peer, in the pod) and false for a physical, dummy, bridge or tun device. Host routing relies on it: a packet
+ * handed to a device without a peer would be dropped by the kernel.
+ */
+export function hasPeer(name: string, ifindex: number): boolean {
+  try {
+    const link = Number(readFileSync(`/sys/class/net/${name}/iflink`, 'utf8').trim());
+    return Number.isInteger(link) && link > 0 && link !== ifindex;
+  } catch {
+    return false;
   }
 }
 

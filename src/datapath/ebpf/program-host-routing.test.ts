@@ -93,8 +93,9 @@ describe.skipIf(!IS_ROOT)('from_pod: BPF host routing', () => {
     const m = t.dp.maps;
     m.config.update(CONFIG_KEY, configVal(1, 0, PW_CFG_HOST_ROUTING));
     for (const p of [A, B, R]) m.ipcache.update(ipcacheKey(p.ip), ipcacheVal(p.id));
-    m.endpoints.update(endpointKey(A.ip), endpointVal(A.id, LO, 0));
-    m.endpoints.update(endpointKey(B.ip), endpointVal(B.id, LO, 0));
+    // Both pods behind interfaces with a peer (veths): host routing may hand packets to them.
+    m.endpoints.update(endpointKey(A.ip), endpointVal(A.id, LO, EP.PEER));
+    m.endpoints.update(endpointKey(B.ip), endpointVal(B.id, LO, EP.PEER));
   });
 
   afterEach(async () => {
@@ -113,7 +114,7 @@ describe.skipIf(!IS_ROOT)('from_pod: BPF host routing', () => {
     });
 
     test('a spoofed source (the address belongs to another interface) is dropped and not learned', () => {
-      t.dp.maps.endpoints.update(endpointKey(A.ip), endpointVal(A.id, 999, 0));
+      t.dp.maps.endpoints.update(endpointKey(A.ip), endpointVal(A.id, 999, EP.PEER));
       expect(run(fromPod(A, B.ip)).retval).toBe(TC_ACT_SHOT);
       expect(learned(A.ip)).toBeUndefined();
     });
@@ -170,6 +171,14 @@ describe.skipIf(!IS_ROOT)('from_pod: BPF host routing', () => {
       },
       { name: 'the destination is not a local pod', setup: (m) => knowL2(m, B), packet: fromPod(A, R.ip) },
       {
+        name: 'the destination’s interface has no peer (not a veth: a redirect would be dropped)',
+        setup: (m) => {
+          knowL2(m, B);
+          m.endpoints.update(endpointKey(B.ip), endpointVal(B.id, LO, 0));
+        },
+        packet: fromPod(A, B.ip),
+      },
+      {
         name: 'host routing is off',
         setup: (m) => {
           knowL2(m, B);
@@ -189,7 +198,7 @@ describe.skipIf(!IS_ROOT)('from_pod: BPF host routing', () => {
     test('a packet the destination’s ingress policy denies is dropped, never redirected', () => {
       const m = t.dp.maps;
       knowL2(m, B);
-      m.endpoints.update(endpointKey(B.ip), endpointVal(B.id, LO, EP.IN_ENFORCED));
+      m.endpoints.update(endpointKey(B.ip), endpointVal(B.id, LO, EP.IN_ENFORCED | EP.PEER));
       expect(run(fromPod(A, B.ip)).retval).toBe(TC_ACT_SHOT);
       m.policy.update(
         policyKey({ ep: B.ip, dir: DIR.ingress, level: LEVEL.identity, proto: TCP, peer: A.id, port: 80 }),
