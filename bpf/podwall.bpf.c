@@ -283,6 +283,10 @@ static __always_inline enum pw_parse parse(struct __sk_buff *skb, struct pw_pkt 
 	__u32 l4;
 	int later;
 
+	/* The cluster is IPv4-only: IPv6 to or from a pod could only dodge the policy (say, to the host over link-local
+	 * addresses). Dropped, as Cilium drops it when IPv6 is disabled; without a record (pw_event carries IPv4). */
+	if (skb->protocol == bpf_htons(ETH_P_IPV6))
+		return PW_PARSE_DROP;
 	if (skb->protocol != bpf_htons(ETH_P_IP))
 		return PW_PARSE_PASS;
 	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) < 0)

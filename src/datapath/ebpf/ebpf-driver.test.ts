@@ -4,6 +4,7 @@
  * same directory converges without cutting allowed connections, anti-spoofing, the verdict events. Needs root and
  * the compiled object (npm run build); skipped otherwise.
  */
+import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -72,6 +73,17 @@ describe.skipIf(!live)('eBPF driver (live), programs as tc filters', () => {
     }),
   );
 });
+
+/** An interface's IPv6 link-local address once duplicate address detection is done (it cannot be used before). */
+async function linkLocal(where: string, ifname: string, n: TestNet): Promise<string> {
+  for (let i = 0; i < 60; i++) {
+    const r = await n.exec(where, ['ip', '-6', '-o', 'addr', 'show', 'dev', ifname, 'scope', 'link']);
+    const m = /inet6 (fe80::[0-9a-f:]+)\/64/.exec(r.stdout);
+    if (m && !r.stdout.includes('tentative')) return m[1]!;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error(`${where} ${ifname}: no usable IPv6 link-local address`);
+}
 
 /** The test pods' host-side veths by pod IP (the contract's endpoints carry no hostIfname). */
 function interfacesOf(net: TestNet): (ep: EndpointState) => string | undefined {
@@ -163,6 +175,36 @@ describe.skipIf(!live)('eBPF driver (live): agent death, restart, anti-spoofing,
     }
     await createEbpfDriver({ stateDir: dir, manageRouting: false }).teardown();
     expect(ourMounts(dir)).toBe('');
+  });
+
+  it('IPv6 from a pod is dropped (the cluster is IPv4-only): link-local datagrams to the host stop', async () => {
+    const n = await createTestNet(['a', 'b']);
+    const a = n.pods.a!;
+    const host = createSocket('udp6');
+    const got: string[] = [];
+    host.on('message', (m) => got.push(String(m)));
+    await new Promise<void>((res) => host.bind(0, '::', () => res()));
+    const port = host.address().port;
+    const driver = createEbpfDriver({ stateDir: stateDir(), manageRouting: false, interfaceOf: interfacesOf(n) });
+    const send = async (tag: string) => {
+      const gw = await linkLocal('host', a.hostIfname, n);
+      const script = `const s=require('dgram').createSocket('udp6');s.send('${tag}',${port},'${gw}%eth0',()=>s.close())`;
+      await n.exec('a', [process.execPath, '-e', script]);
+      await new Promise((res) => setTimeout(res, 300));
+      return got.includes(tag);
+    };
+    try {
+      await linkLocal('a', 'eth0', n);
+      // The premise: without podwall the pod reaches the host over IPv6.
+      expect(await send('before')).toBe(true);
+      await driver.apply(aMayReachB(n, 80));
+      expect(await send('after')).toBe(false);
+      expect((await n.curl('a', `http://${n.pods.b!.ip}:80/`, { timeoutS: 2 })).code).toBe(200);
+    } finally {
+      host.close();
+      await driver.teardown();
+      await n.teardown();
+    }
   });
 
   it('a pod cannot pose as the host: a spoofed source address is dropped before it is judged', async () => {

@@ -196,11 +196,18 @@ describe.skipIf(!IS_ROOT)('podwall.bpf.o under BPF_PROG_TEST_RUN', () => {
 
   const cases: Case[] = [
     {
-      name: 'not IPv4 (ARP): passed untouched',
+      name: 'not IP (ARP): passed untouched',
       packet: { ...toR, ethertype: 0x0806 },
       retval: TC_ACT_OK,
       markOut: 0,
       ct: null,
+    },
+    {
+      name: 'IPv6 from a pod: dropped (the cluster is IPv4-only; link-local IPv6 to the host would dodge policy), no record',
+      packet: { ...toR, ethertype: 0x86dd },
+      retval: TC_ACT_SHOT,
+      ct: null,
+      events: [],
     },
     {
       name: 'a later IPv4 fragment whose first fragment was never seen: dropped, reported (program-fragments.test.ts has the rest)',
@@ -497,11 +504,19 @@ describe.skipIf(!IS_ROOT)('podwall.bpf.o under BPF_PROG_TEST_RUN', () => {
       events: [],
     },
     {
-      name: 'to_pod: not IPv4: passed',
+      name: 'to_pod: not IP (ARP): passed',
       prog: 'to_pod',
-      packet: { ...tcp(R.ip, A.ip, 80), ethertype: 0x86dd },
+      packet: { ...tcp(R.ip, A.ip, 80), ethertype: 0x0806 },
       retval: TC_ACT_OK,
       ct: null,
+    },
+    {
+      name: 'to_pod: IPv6: dropped (the cluster is IPv4-only), no record',
+      prog: 'to_pod',
+      packet: { ...tcp(R.ip, A.ip, 80), ethertype: 0x86dd },
+      retval: TC_ACT_SHOT,
+      ct: null,
+      events: [],
     },
     {
       name: 'to_pod: ingress default deny drops a remote pod',
