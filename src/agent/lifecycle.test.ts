@@ -132,6 +132,8 @@ describe('podwall up / status / down', () => {
     const purge = await cli(['down', '--home', home, '--purge']);
     expect(purge.stdout).toContain(`removed ${join(home, 'state.db')}`);
     expect(existsSync(join(home, 'state.db'))).toBe(false);
+    // Nothing podwall wrote stays in its home: the store, certificates, logs and every component's state.
+    expect(readdirSync(home).filter((f) => f !== 'kubectl-home')).toEqual([]); // kubectl-home: this test's kubectl cache
     expect(hostState(home)).toEqual({ processes: [], runtimeFiles: [] });
     expect(await portOpen(port)).toBe(false);
   }, 120_000);
