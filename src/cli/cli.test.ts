@@ -237,3 +237,13 @@ describe('podwall lint', () => {
     ]);
   });
 });
+
+describe('podwall observe', () => {
+  it('rejects a filter it cannot apply before looking for a node, naming every bad value', () => {
+    const r = podwall(['observe', '--drop-reason-desc', 'NOT_A_REASON', '--verdict', 'NOPE', '--home', '/nonexistent']);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/^error: invalid --verdict "NOPE": want one of FORWARDED, DROPPED/m);
+    expect(r.err).toMatch(/^invalid --drop-reason-desc "NOT_A_REASON": want one of INVALID_SOURCE_IP, POLICY_DENIED,/m);
+    expect(r.err).not.toMatch(/\n\s+at /);
+  });
+});

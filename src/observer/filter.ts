@@ -2,6 +2,7 @@
  * Flow filters with `hubble observe` semantics: values of one flag are ORed, flags are ANDed. Pod names are
  * `[namespace/]name-prefix` with namespace `default` when omitted. Plain data in, predicate out (pure).
  */
+import { DROP_REASONS } from './drop-reasons.js';
 import { EVENT_DROP, EVENT_L7, EVENT_POLICY_VERDICT, type Flow, type FlowEndpoint, VERDICTS } from './flow.js';
 
 export const FLOW_TYPES = ['l7', 'policy-verdict', 'drop'] as const;
@@ -20,6 +21,8 @@ export interface FlowFilter {
   type?: string[];
   /** `403`, or a prefix with `+`: `5+`, `40+`. */
   httpStatus?: string[];
+  /** Hubble drop reason names (`POLICY_DENIED`, `INVALID_SOURCE_IP`, ...), case-insensitive. */
+  dropReasonDesc?: string[];
   /** Only flows at or after this time (ms since epoch). */
   sinceMs?: number;
 }
@@ -36,6 +39,9 @@ export function checkFilter(f: FlowFilter): string[] {
   for (const p of f.protocol ?? [])
     if (!(FLOW_PROTOCOLS as readonly string[]).includes(p.toLowerCase()))
       errs.push(`invalid --protocol ${JSON.stringify(p)}: want one of ${FLOW_PROTOCOLS.join(', ')}`);
+  for (const r of f.dropReasonDesc ?? [])
+    if (!Object.hasOwn(DROP_REASONS, r.toUpperCase()))
+      errs.push(`invalid --drop-reason-desc ${JSON.stringify(r)}: want one of ${Object.keys(DROP_REASONS).join(', ')}`);
   for (const s of f.httpStatus ?? [])
     if (!/^[1-5][0-9]{0,2}\+?$/.test(s) || (!s.endsWith('+') && s.length !== 3))
       errs.push(`invalid --http-status ${JSON.stringify(s)}: want a code like 403 or a prefix like 5+`);
@@ -134,6 +140,12 @@ export function compileFilter(filter: FlowFilter): Pred {
     anyOf(filter.httpStatus, (s) => {
       const m = statusMatcher(s);
       return (f) => m(f.l7?.http.code);
+    }),
+  );
+  add(
+    anyOf(filter.dropReasonDesc, (r) => {
+      const want = r.toUpperCase();
+      return (f) => f.drop_reason_desc === want;
     }),
   );
   if (filter.sinceMs !== undefined) {

@@ -250,8 +250,15 @@ describe('filters and store', () => {
     expect(count({ type: ['policy-verdict'] })).toBe(2);
     expect(count({ protocol: ['tcp'] })).toBe(3);
     expect(count({ protocol: ['http'] })).toBe(0);
+    expect(count({ dropReasonDesc: ['policy_denied'] })).toBe(2);
+    expect(count({ dropReasonDesc: ['POLICY_DENY', 'INVALID_SOURCE_IP'] })).toBe(0);
     expect(checkFilter({ verdict: ['NOPE'], type: ['x'], httpStatus: ['40'] })).toHaveLength(3);
-    expect(checkFilter({ httpStatus: ['403', '5+'] })).toEqual([]);
+    expect(checkFilter({ httpStatus: ['403', '5+'], dropReasonDesc: ['invalid_source_ip'] })).toEqual([]);
+    expect(checkFilter({ dropReasonDesc: ['NOT_A_REASON'] })).toEqual([
+      expect.stringMatching(
+        /^invalid --drop-reason-desc "NOT_A_REASON": want one of INVALID_SOURCE_IP, POLICY_DENIED, /,
+      ),
+    ]);
   });
 
   it('keeps flows by age and by count, serves the newest N and live subscribers', () => {

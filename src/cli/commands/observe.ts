@@ -25,6 +25,7 @@ interface ObserveOptions {
   protocol?: string[];
   type?: string[];
   httpStatus?: string[];
+  dropReasonDesc?: string[];
   printPolicyNames?: boolean;
   output: string;
 }
@@ -50,6 +51,7 @@ export function filterFromOptions(o: Partial<ObserveOptions>): FlowFilter {
   put('protocol', o.protocol);
   put('type', o.type);
   put('httpStatus', o.httpStatus);
+  put('dropReasonDesc', o.dropReasonDesc);
   return f;
 }
 
@@ -68,6 +70,11 @@ export function registerObserve(program: Command): void {
     .option('--protocol <proto>', 'tcp, udp, sctp, icmp or http (repeatable)', collect)
     .option('-t, --type <type>', 'l7, policy-verdict or drop (repeatable)', collect)
     .option('--http-status <code>', 'HTTP status code, or a prefix like 5+ (repeatable)', collect)
+    .option(
+      '--drop-reason-desc <reason>',
+      'drop reason, as Hubble names it: POLICY_DENIED, POLICY_DENY, INVALID_SOURCE_IP, ... (repeatable)',
+      collect,
+    )
     .option('--print-policy-names', 'append the policies that allowed or denied each flow')
     .option('-o, --output <format>', 'compact, json or jsonpb (one {"flow": ...} per line)', 'compact')
     .action(async (o: ObserveOptions) => {
