@@ -247,3 +247,11 @@ describe('podwall observe', () => {
     expect(r.err).not.toMatch(/\n\s+at /);
   });
 });
+
+describe('podwall up', () => {
+  it('rejects an unknown --host-routing before starting anything', () => {
+    const r = podwall(['up', '--host-routing', 'off', '--home', '/nonexistent/pw-home']);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/^error: invalid --host-routing "off": expected bpf or legacy$/m);
+  });
+});

@@ -257,10 +257,15 @@ export class EnforcementComponent {
         this.degraded.push(`observe API: ${(e as Error).message}`);
       }
     }
+    if (!this.opts.driver) {
+      const routing = this.settings.datapath === 'ebpf' ? `, ${this.settings.hostRouting} host routing` : '';
+      ctx.log(`enforcement: ${this.settings.datapath} datapath${routing}`);
+    }
     if (!this.opts.driver && this.settings.datapath === 'ebpf')
       this.ebpf = createEbpfDriver({
         stateDir: join(ctx.home, 'enforcement'),
         tproxy: this.settings.tproxy,
+        hostRouting: this.settings.hostRouting === 'bpf',
         onEvent: (rec) => {
           for (const f of flowsFromBpfEvent(rec, this.attribution)) this.store.add(f);
         },
@@ -477,7 +482,8 @@ export class EnforcementComponent {
     if (this.nflog) parts.push(`NFLOG group ${this.nflog.group}`);
     parts.push(`${this.store.size} flows`);
     if (this.applied && this.nft) parts.push(`nft table inet ${this.settings.table}`);
-    if (this.applied && this.ebpf) parts.push(`eBPF datapath (bpffs ${this.ebpf.pinDir})`);
+    if (this.applied && this.ebpf)
+      parts.push(`eBPF datapath (bpffs ${this.ebpf.pinDir}, ${this.settings.hostRouting} host routing)`);
     if (this.lastError) parts.push(`error: ${this.lastError}`);
     for (const d of this.degraded) parts.push(`degraded: ${d}`);
     return { ok: !this.lastError && this.degraded.length === 0, message: parts.join(', ') };

@@ -26,8 +26,25 @@ export function datapathFromEnv(env: NodeJS.ProcessEnv = process.env): DatapathK
   throw new Error(`invalid PODWALL_DATAPATH ${JSON.stringify(v)}: expected ${DATAPATH_KINDS.join(' or ')}`);
 }
 
+/**
+ * How the eBPF datapath delivers pod → local pod traffic: `bpf` hands it straight to the destination pod
+ * (bpf_redirect_peer; the default), `legacy` routes it through the host's stack, so the host's own firewall and
+ * captures see it (Cilium's `bpf.hostLegacyRouting`). The nftables datapath always routes through the host.
+ */
+export const HOST_ROUTING_MODES = ['bpf', 'legacy'] as const;
+export type HostRoutingMode = (typeof HOST_ROUTING_MODES)[number];
+
+/** `$PODWALL_HOST_ROUTING` (set by `podwall up --host-routing`), checked; unset or empty is `bpf`. */
+export function hostRoutingFromEnv(env: NodeJS.ProcessEnv = process.env): HostRoutingMode {
+  const v = env.PODWALL_HOST_ROUTING;
+  if (!v) return 'bpf';
+  if ((HOST_ROUTING_MODES as readonly string[]).includes(v)) return v as HostRoutingMode;
+  throw new Error(`invalid PODWALL_HOST_ROUTING ${JSON.stringify(v)}: expected ${HOST_ROUTING_MODES.join(' or ')}`);
+}
+
 export interface EnforcementSettings {
   datapath: DatapathKind;
+  hostRouting: HostRoutingMode;
   /** nft table (family inet). */
   table: string;
   nflogGroup: number;
@@ -38,18 +55,25 @@ export interface EnforcementSettings {
 
 export const PRODUCTION_SETTINGS: EnforcementSettings = {
   datapath: DEFAULT_DATAPATH,
+  hostRouting: 'bpf',
   table: 'podwall',
   nflogGroup: 100,
   proxyPort: 15001,
   tproxy: DEFAULT_TPROXY_ROUTING,
 };
 
-export function settingsForHome(home: string, datapath: DatapathKind = datapathFromEnv()): EnforcementSettings {
+export function settingsForHome(
+  home: string,
+  datapath: DatapathKind = datapathFromEnv(),
+  hostRouting: HostRoutingMode = hostRoutingFromEnv(),
+): EnforcementSettings {
   const abs = resolve(home);
-  if (abs === resolve(DEFAULT_HOME)) return { ...PRODUCTION_SETTINGS, datapath, tproxy: { ...DEFAULT_TPROXY_ROUTING } };
+  if (abs === resolve(DEFAULT_HOME))
+    return { ...PRODUCTION_SETTINGS, datapath, hostRouting, tproxy: { ...DEFAULT_TPROXY_ROUTING } };
   const h = fnv1a(abs);
   return {
     datapath,
+    hostRouting,
     table: `podwall-${h.toString(16).padStart(8, '0')}`,
     nflogGroup: 1000 + (h % 60000),
     proxyPort: 0,

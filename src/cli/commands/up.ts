@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { startDaemon } from '../../agent/daemon.js';
-import { DATAPATH_KINDS, DEFAULT_DATAPATH } from '../../agent/enforcement/settings.js';
+import { DATAPATH_KINDS, DEFAULT_DATAPATH, HOST_ROUTING_MODES } from '../../agent/enforcement/settings.js';
 import { homePaths, isAlive, resolveHome, runningDaemon, waitReady } from '../../agent/lifecycle.js';
 import { UserError } from '../errors.js';
 
@@ -17,6 +17,7 @@ interface UpOptions {
   port?: string;
   timeout: string;
   datapath?: string;
+  hostRouting?: string;
 }
 
 function tail(file: string, lines = 20): string {
@@ -54,8 +55,17 @@ export function registerUp(program: Command): void {
       '--datapath <kind>',
       `kernel datapath: ${DATAPATH_KINDS.join(' or ')} (default $PODWALL_DATAPATH or ${DEFAULT_DATAPATH})`,
     )
+    .option(
+      '--host-routing <mode>',
+      `eBPF datapath, pod → local pod: ${HOST_ROUTING_MODES.join(' or ')} (default $PODWALL_HOST_ROUTING or bpf; legacy lets the host's firewall see it)`,
+    )
     .action(async (o: UpOptions) => {
       const home = resolveHome(o.home);
+      if (o.hostRouting !== undefined && !(HOST_ROUTING_MODES as readonly string[]).includes(o.hostRouting))
+        throw new UserError(
+          `invalid --host-routing ${JSON.stringify(o.hostRouting)}: expected ${HOST_ROUTING_MODES.join(' or ')}`,
+        );
+      if (o.hostRouting !== undefined) process.env.PODWALL_HOST_ROUTING = o.hostRouting;
       if (o.datapath !== undefined && !(DATAPATH_KINDS as readonly string[]).includes(o.datapath))
         throw new UserError(
           `invalid --datapath ${JSON.stringify(o.datapath)}: expected ${DATAPATH_KINDS.join(' or ')}`,
