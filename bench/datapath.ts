@@ -38,7 +38,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import type { AnyPolicy } from '../src/api/types.js';
-import { createEbpfDriver } from '../src/datapath/ebpf/ebpf-driver.js';
+import { createEbpfDriver, type EbpfDriverOptions } from '../src/datapath/ebpf/ebpf-driver.js';
 import { ifindexOf } from '../src/datapath/ebpf/kernel/attach.js';
 import { bpfObjectPath, loadDatapath } from '../src/datapath/ebpf/kernel/loader.js';
 import { testRun } from '../src/datapath/ebpf/kernel/test-run.js';
@@ -450,35 +450,29 @@ async function main(): Promise<Record<string, unknown>> {
               `add rule inet ${ctTable} pre ct state established accept\n`,
       );
     cleanup.push(`nft table ${ctTable}`, () => ctOnly('drop'));
-    // E: the same state B through the eBPF datapath (no netfilter, its own connection table).
-    const ebpfDir = tempDir(`pw-bench-${suffix}-ebpf-`, cleanup);
+    // E: the same state B through the eBPF datapath (no netfilter, its own connection table); X and L are variants
+    // of it, each with its own bpffs (only one is attached at a time).
     const veths = new Map([
       [client.ip, client.hostIfname],
       [server.ip, server.hostIfname],
     ]);
-    const ebpf = existsSync(bpfObjectPath())
-      ? createEbpfDriver({ stateDir: ebpfDir, manageRouting: false, interfaceOf: (ep) => veths.get(ep.ip) })
+    const ebpfDriver = (tag: string, what: string, extra: Partial<EbpfDriverOptions> = {}) => {
+      const d = createEbpfDriver({
+        stateDir: tempDir(`pw-bench-${suffix}-${tag}-`, cleanup),
+        manageRouting: false,
+        interfaceOf: (ep) => veths.get(ep.ip),
+        ...extra,
+      });
+      cleanup.push(what, () => d.teardown());
+      return d;
+    };
+    const haveEbpf = existsSync(bpfObjectPath());
+    if (!haveEbpf) log('no compiled eBPF object (npm run build): mode E skipped');
+    const ebpf = haveEbpf ? ebpfDriver('ebpf', 'eBPF datapath') : undefined;
+    const ebpfTc = haveEbpf ? ebpfDriver('tcx', 'eBPF datapath (tc filters)', { attach: 'tc' }) : undefined;
+    const ebpfLegacy = haveEbpf
+      ? ebpfDriver('legacy', 'eBPF datapath (host routing off)', { hostRouting: false })
       : undefined;
-    if (ebpf) cleanup.push('eBPF datapath', () => ebpf.teardown());
-    const ebpfTc = ebpf
-      ? createEbpfDriver({
-          stateDir: tempDir(`pw-bench-${suffix}-tcx-`, cleanup),
-          manageRouting: false,
-          interfaceOf: (ep) => veths.get(ep.ip),
-          attach: 'tc',
-        })
-      : undefined;
-    if (ebpfTc) cleanup.push('eBPF datapath (tc filters)', () => ebpfTc.teardown());
-    const ebpfLegacy = ebpf
-      ? createEbpfDriver({
-          stateDir: tempDir(`pw-bench-${suffix}-legacy-`, cleanup),
-          manageRouting: false,
-          interfaceOf: (ep) => veths.get(ep.ip),
-          hostRouting: false,
-        })
-      : undefined;
-    if (ebpfLegacy) cleanup.push('eBPF datapath (host routing off)', () => ebpfLegacy.teardown());
-    else log('no compiled eBPF object (npm run build): mode E skipped');
     type Mode = 'A' | 'S' | 'K' | 'B' | 'C' | 'E' | 'Z' | 'X' | 'L';
     const all: Mode[] = flag('no-small') ? ['A', 'S', 'K', 'B'] : ['A', 'S', 'K', 'B', 'C'];
     if (ebpf) all.push('E');

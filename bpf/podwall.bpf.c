@@ -252,10 +252,17 @@ static __always_inline int parse_icmp_inner(struct __sk_buff *skb, __u32 off, st
  * datagram gets the datagram's verdict (the first one's connection entry lets the rest through) and arrives for
  * the destination to reassemble. Returns < 0 for a later fragment nobody recorded.
  */
+static __always_inline struct pw_frag_key frag_key(const struct pw_iphdr *ip)
+{
+	struct pw_frag_key fk = { .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id, .proto = ip->protocol };
+
+	return fk;
+}
+
 static __always_inline int later_fragment_ports(const struct pw_iphdr *ip, struct pw_ct_key *k, __u8 *type,
 						__u8 *code)
 {
-	struct pw_frag_key fk = { .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id, .proto = ip->protocol };
+	struct pw_frag_key fk = frag_key(ip);
 	struct pw_frag_val *fv = bpf_map_lookup_elem(&frags, &fk);
 
 	if (!fv)
@@ -270,7 +277,7 @@ static __always_inline int later_fragment_ports(const struct pw_iphdr *ip, struc
 static __always_inline void record_first_fragment(const struct pw_iphdr *ip, const struct pw_ct_key *k, __u8 type,
 						  __u8 code)
 {
-	struct pw_frag_key fk = { .saddr = ip->saddr, .daddr = ip->daddr, .id = ip->id, .proto = ip->protocol };
+	struct pw_frag_key fk = frag_key(ip);
 	struct pw_frag_val fv = { .sport = k->sport, .dport = k->dport, .icmp_type = type, .icmp_code = code };
 
 	bpf_map_update_elem(&frags, &fk, &fv, BPF_ANY);

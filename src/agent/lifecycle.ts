@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { request } from 'node:https';
 import { join } from 'node:path';
 // issue 6 (enforcement): the nft table and TPROXY ip rule/route a crashed daemon left are removed by `down`.
-import { ENFORCEMENT_CLEANER } from './enforcement/cleaner.js';
+import { ENFORCEMENT_CLEANER, hasMountUnder } from './enforcement/cleaner.js';
 // issue 5 (workloads): the node's pods (netns, veth, routes, /etc/netns) are removed by `down`.
 import { nodeHostCleaner } from './workloads/host-cleaner.js';
 
@@ -241,27 +241,13 @@ export function purgeHome(home: string): string[] {
   // The components' own state (pod runtime, CNI config and cache, DNS snapshot, node identity, datapath record):
   // written by podwall under its home, useless once the store is gone. Never a directory something is still
   // mounted under (a bpffs the cleaner could not unmount stays, and so does its directory).
-  const mounted = mountPoints();
   for (const name of ['runtime', 'cni', 'dns', 'enforcement', 'run', 'node.json']) {
     const f = join(home, name);
-    if (!existsSync(f) || [...mounted].some((m) => m === f || m.startsWith(`${f}/`))) continue;
+    if (!existsSync(f) || hasMountUnder(f)) continue;
     rmSync(f, { recursive: true, force: true });
     removed.push(`removed ${f}`);
   }
   return removed;
-}
-
-function mountPoints(): Set<string> {
-  try {
-    return new Set(
-      readFileSync('/proc/mounts', 'utf8')
-        .split('\n')
-        .map((l) => l.split(' ')[1] ?? '')
-        .filter(Boolean),
-    );
-  } catch {
-    return new Set();
-  }
 }
 
 /** A snapshot of what podwall has on the host for `home` (used by tests to prove `down` removes everything). */

@@ -95,11 +95,12 @@ export function liveContractHarness(spec: LiveDriverSpec): ContractHarness {
       proxyPort,
       async probe(from, to): Promise<Observed> {
         if (to.protocol === 'UDP') {
-          const r = await n.udp(from, to.ip, to.port, { bytes: to.bytes ?? 64 });
-          const [servedBy, got] = r.body.split(' ');
+          const bytes = to.bytes ?? 64;
+          const r = await n.udp(from, to.ip, to.port, { bytes });
           if (!r.ok) return { kind: 'dropped', detail: 'no UDP answer' };
-          if (Number(got) !== (to.bytes ?? 64)) return { kind: 'dropped', detail: `answer for ${got} bytes` };
-          return { kind: 'accepted', servedBy: nameOf(servedBy ?? '') };
+          const [servedBy = '', got] = r.body.split(' ');
+          if (Number(got) !== bytes) return { kind: 'dropped', detail: `answer for ${got} bytes` };
+          return { kind: 'accepted', servedBy: nameOf(servedBy) };
         }
         const fromIp = from === 'host' ? n.gateway : pods[from as PodName].ip;
         const mark = events.length;

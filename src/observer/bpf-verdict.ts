@@ -95,23 +95,25 @@ export function dropFromEvent(e: PwEvent, time: Date = wallTime(e.tsNs)): Datapa
   return { time, reason, direction: e.dir === PW_DIR_INGRESS ? 'ingress' : 'egress', packet };
 }
 
-/** A raw ring-buffer record (undefined when it is not one the flow pipeline reports, or malformed). */
-export function verdictFromBpfEvent(record: Buffer): KernelVerdict | undefined {
+/** A raw ring-buffer record decoded, or undefined when it is malformed (a record is never worth an exception). */
+function decoded(record: Buffer): PwEvent | undefined {
   try {
-    return verdictFromEvent(decodeEvent(record));
+    return decodeEvent(record);
   } catch {
     return undefined;
   }
 }
 
+/** A raw ring-buffer record (undefined when it is not one the flow pipeline reports, or malformed). */
+export function verdictFromBpfEvent(record: Buffer): KernelVerdict | undefined {
+  const e = decoded(record);
+  return e && verdictFromEvent(e);
+}
+
 /** The flow records for one raw ring-buffer record: a policy verdict's, or a datapath drop's; none if malformed. */
 export function flowsFromBpfEvent(record: Buffer, src: AttributionSource): Flow[] {
-  let e: PwEvent;
-  try {
-    e = decodeEvent(record);
-  } catch {
-    return [];
-  }
+  const e = decoded(record);
+  if (!e) return [];
   const v = verdictFromEvent(e);
   if (v) return flowsFromVerdict(v, src);
   const d = dropFromEvent(e);

@@ -50,18 +50,27 @@ async function quiet(cmd: string, args: string[]): Promise<{ ok: boolean; out: s
   }
 }
 
-/** Whether `dir` is a bpffs mount point (only such a mount is unmounted: never whatever else sits there). */
-function isBpffsMount(dir: string): boolean {
+/** Mount points and their filesystem types, from /proc/mounts (podwall's own paths carry no escaped characters). */
+function mounts(): { dir: string; type: string }[] {
   try {
     return readFileSync('/proc/mounts', 'utf8')
       .split('\n')
-      .some((l) => {
-        const f = l.split(' ');
-        return f[1] === dir && f[2] === 'bpf';
-      });
+      .map((l) => l.split(' '))
+      .filter((f) => f.length >= 3)
+      .map((f) => ({ dir: f[1]!, type: f[2]! }));
   } catch {
-    return false;
+    return [];
   }
+}
+
+/** Whether `dir` is a bpffs mount point (only such a mount is unmounted: never whatever else sits there). */
+function isBpffsMount(dir: string): boolean {
+  return mounts().some((m) => m.dir === dir && m.type === 'bpf');
+}
+
+/** Whether anything is mounted at `dir` or below it (`down --purge` leaves such a directory where it is). */
+export function hasMountUnder(dir: string): boolean {
+  return mounts().some((m) => m.dir === dir || m.dir.startsWith(`${dir}/`));
 }
 
 /** Removes the recorded table, rule and route (whichever still exist). Returns what it removed. */

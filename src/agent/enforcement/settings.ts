@@ -18,12 +18,17 @@ export const DATAPATH_KINDS = ['nftables', 'ebpf'] as const;
 export type DatapathKind = (typeof DATAPATH_KINDS)[number];
 export const DEFAULT_DATAPATH: DatapathKind = 'ebpf';
 
+/** One of `choices` from `$name` (set by a `podwall up` flag), checked; unset or empty is `fallback`. */
+function choiceFromEnv<T extends string>(env: NodeJS.ProcessEnv, name: string, choices: readonly T[], fallback: T): T {
+  const v = env[name];
+  if (!v) return fallback;
+  if ((choices as readonly string[]).includes(v)) return v as T;
+  throw new Error(`invalid ${name} ${JSON.stringify(v)}: expected ${choices.join(' or ')}`);
+}
+
 /** `$PODWALL_DATAPATH` (set by `podwall up --datapath`), checked; unset or empty is the default. */
 export function datapathFromEnv(env: NodeJS.ProcessEnv = process.env): DatapathKind {
-  const v = env.PODWALL_DATAPATH;
-  if (!v) return DEFAULT_DATAPATH;
-  if ((DATAPATH_KINDS as readonly string[]).includes(v)) return v as DatapathKind;
-  throw new Error(`invalid PODWALL_DATAPATH ${JSON.stringify(v)}: expected ${DATAPATH_KINDS.join(' or ')}`);
+  return choiceFromEnv(env, 'PODWALL_DATAPATH', DATAPATH_KINDS, DEFAULT_DATAPATH);
 }
 
 /**
@@ -36,10 +41,7 @@ export type HostRoutingMode = (typeof HOST_ROUTING_MODES)[number];
 
 /** `$PODWALL_HOST_ROUTING` (set by `podwall up --host-routing`), checked; unset or empty is `bpf`. */
 export function hostRoutingFromEnv(env: NodeJS.ProcessEnv = process.env): HostRoutingMode {
-  const v = env.PODWALL_HOST_ROUTING;
-  if (!v) return 'bpf';
-  if ((HOST_ROUTING_MODES as readonly string[]).includes(v)) return v as HostRoutingMode;
-  throw new Error(`invalid PODWALL_HOST_ROUTING ${JSON.stringify(v)}: expected ${HOST_ROUTING_MODES.join(' or ')}`);
+  return choiceFromEnv(env, 'PODWALL_HOST_ROUTING', HOST_ROUTING_MODES, 'bpf');
 }
 
 export interface EnforcementSettings {

@@ -20,6 +20,14 @@ interface UpOptions {
   hostRouting?: string;
 }
 
+/** A flag's value, checked against its choices, into the environment variable the daemon reads. */
+function passChoice(flag: string, value: string | undefined, choices: readonly string[], envName: string): void {
+  if (value === undefined) return;
+  if (!choices.includes(value))
+    throw new UserError(`invalid ${flag} ${JSON.stringify(value)}: expected ${choices.join(' or ')}`);
+  process.env[envName] = value;
+}
+
 function tail(file: string, lines = 20): string {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
@@ -61,16 +69,9 @@ export function registerUp(program: Command): void {
     )
     .action(async (o: UpOptions) => {
       const home = resolveHome(o.home);
-      if (o.hostRouting !== undefined && !(HOST_ROUTING_MODES as readonly string[]).includes(o.hostRouting))
-        throw new UserError(
-          `invalid --host-routing ${JSON.stringify(o.hostRouting)}: expected ${HOST_ROUTING_MODES.join(' or ')}`,
-        );
-      if (o.hostRouting !== undefined) process.env.PODWALL_HOST_ROUTING = o.hostRouting;
-      if (o.datapath !== undefined && !(DATAPATH_KINDS as readonly string[]).includes(o.datapath))
-        throw new UserError(
-          `invalid --datapath ${JSON.stringify(o.datapath)}: expected ${DATAPATH_KINDS.join(' or ')}`,
-        );
-      if (o.datapath !== undefined) process.env.PODWALL_DATAPATH = o.datapath;
+      // Passed on to the daemon through its environment (the enforcement settings read them there).
+      passChoice('--datapath', o.datapath, DATAPATH_KINDS, 'PODWALL_DATAPATH');
+      passChoice('--host-routing', o.hostRouting, HOST_ROUTING_MODES, 'PODWALL_HOST_ROUTING');
       const port = o.port !== undefined ? Number(o.port) : undefined;
       if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
         throw new UserError(`invalid --port ${JSON.stringify(o.port)}`);

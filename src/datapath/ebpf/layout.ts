@@ -286,12 +286,14 @@ export function decodeL2Val(b: Buffer): L2Val {
   return { ifindex: b.readUInt32LE(0), podMac: formatMac(b.subarray(4, 10)), gwMac: formatMac(b.subarray(10, 16)) };
 }
 
-function macBytes(mac: string): Buffer {
+/** `aa:bb:cc:dd:ee:ff` → its 6 bytes. */
+export function macBytes(mac: string): Buffer {
   const parts = mac.split(':');
   if (parts.length !== 6 || parts.some((p) => !/^[0-9a-f]{2}$/i.test(p))) throw new Error(`not a MAC address: ${mac}`);
   return Buffer.from(parts.map((p) => Number.parseInt(p, 16)));
 }
-function formatMac(b: Buffer): string {
+/** 6 bytes → `aa:bb:cc:dd:ee:ff`. */
+export function formatMac(b: Buffer): string {
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 

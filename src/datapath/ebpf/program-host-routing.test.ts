@@ -42,7 +42,7 @@ import {
   VERDICT,
 } from './kernel/fixtures.test-helper.js';
 import { testRun } from './kernel/test-run.js';
-import { decodeL2Val, encodeL2Key, encodeL2Val, type L2Val, PW_CFG_HOST_ROUTING } from './layout.js';
+import { decodeL2Val, encodeL2Key, encodeL2Val, formatMac, type L2Val, PW_CFG_HOST_ROUTING } from './layout.js';
 
 const LO = 1;
 const A = { ip: '10.214.0.1', id: 300, mac: '02:aa:00:00:00:01', gw: '02:fe:00:00:00:01' };
@@ -84,8 +84,7 @@ function run(f: FrameOpts, ifindex = LO) {
   return { retval: r.retval, mark: r.mark, data: r.data };
 }
 
-const mac = (b: Buffer, off: number) =>
-  [...b.subarray(off, off + 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
+const mac = (b: Buffer, off: number) => formatMac(b.subarray(off, off + 6));
 
 describe.skipIf(!IS_ROOT)('from_pod: BPF host routing', () => {
   beforeEach(async () => {

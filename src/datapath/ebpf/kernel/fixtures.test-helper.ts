@@ -29,6 +29,7 @@ import {
   encodeSvcKey,
   encodeSvcVal,
   type PwEvent as LayoutEvent,
+  macBytes,
 } from '../layout.js';
 import { mountBpffs, unmountBpffs } from './bpffs.js';
 import { type LoadedDatapath, loadDatapath } from './loader.js';
@@ -221,10 +222,6 @@ export function ipv4HeaderChecksum(header: Buffer): number {
   for (let i = 0; i < header.length; i += 2) sum += header.readUInt16BE(i);
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   return ~sum & 0xffff;
-}
-
-function macBytes(mac: string): Buffer {
-  return Buffer.from(mac.split(':').map((x) => Number.parseInt(x, 16)));
 }
 
 /** An Ethernet frame carrying one IPv4 packet (a valid IP header checksum; transport checksums are left 0: the
